@@ -1,0 +1,62 @@
+# make bench  — run the suite on the embedded default (smoke tier) through asv, publish html/
+# make test   — the whole pytest suite, then the pytest-benchmark timings
+#
+# Torch is installed before anything that depends on it and pinned afterwards, so no later
+# install can swap it for another build: an existing torch in the venv is kept; otherwise a
+# machine with nvidia-smi gets PyPI's default (CUDA) build and one without gets the CPU wheel
+# $(TORCH_CPU). Extra pip arguments for that step (an index for CPU wheels, say): TORCH_PIP_ARGS.
+VENV       ?= .venv
+PYTHON     ?= python3
+TORCH_CPU  ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+EXTRAS     ?= cpu
+ASV_ARGS   ?=
+PY  := $(VENV)/bin/python
+PIP := $(PY) -m pip
+CONSTRAINTS := $(VENV)/constraints.txt
+STAMP := $(VENV)/.installed-$(EXTRAS)
+
+.PHONY: install bench test publish summary clean-results
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(CONSTRAINTS): | $(PY)
+	@if $(PY) -c "import torch" 2>/dev/null; then \
+	  echo "keeping the installed torch"; \
+	elif command -v nvidia-smi >/dev/null 2>&1; then \
+	  $(PIP) install $(TORCH_PIP_ARGS) torch; \
+	else \
+	  $(PIP) install $(TORCH_PIP_ARGS) "$(TORCH_CPU)"; \
+	fi
+	$(PY) -c "import torch; print('torch==' + torch.__version__)" > $@
+	@echo "pinned $$(cat $@) in $@"
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	$(PIP) install -c $(CONSTRAINTS) -e ".[$(EXTRAS)]"
+	touch $@
+
+bench: install
+	@git rev-parse HEAD >/dev/null 2>&1 || { echo "make bench needs a git checkout with a commit (asv records results per commit)"; exit 1; }
+	$(VENV)/bin/asv machine --yes >/dev/null
+	@# A failing benchmark must not cost the others their results or the dashboard: publish
+	@# and summarize whatever ran, then exit with asv's status.
+	@rc=0; HF_HUB_OFFLINE=1 $(VENV)/bin/asv run --python=same --launch-method spawn \
+	    --set-commit-hash $$(git rev-parse HEAD) $(ASV_ARGS) || rc=$$?; \
+	  $(VENV)/bin/asv publish && \
+	  $(PY) -m bench_lib.cli summary --results results && \
+	  echo "results: $$(ls -d $(CURDIR)/results/*/ | grep -v benchmarks.json | head -1)" && \
+	  echo "dashboard: $(CURDIR)/html/index.html (serve it: $(VENV)/bin/asv preview)"; \
+	  exit $$rc
+
+test: install
+	$(PY) -m pytest --benchmark-skip
+	$(PY) -m pytest --benchmark-only
+
+publish: install
+	$(VENV)/bin/asv publish
+
+summary: install
+	$(PY) -m bench_lib.cli summary --results results

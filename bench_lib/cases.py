@@ -1,0 +1,98 @@
+"""Case functions: one per workload × measurement. asv classes and pytest tests both call
+these, so both runners time and score the very same work.
+
+A grid function runs every combination and records, per combination, its metrics or why it
+was skipped or failed, so one bad combination never takes the others down.
+"""
+from __future__ import annotations
+
+import functools
+import traceback
+from typing import Callable, Iterable
+
+from bench_lib import config
+from bench_lib.engines.base import EngineUnavailable
+from bench_lib.metrics import METRICS
+from bench_lib.models import get_spec
+
+
+@functools.lru_cache(maxsize=1)  # one model in memory at a time; a grid walks model by model
+def engine_for(engine: str, model: str, device: str, dtype: str):
+    from bench_lib.engines.registry import load_engine
+
+    config.apply_threads()
+    return load_engine(engine, model, device, dtype)
+
+
+@functools.lru_cache(maxsize=8)
+def tokenizer_for(model: str):
+    from bench_lib.models import load_tokenizer
+
+    return load_tokenizer(get_spec(model))
+
+
+@functools.lru_cache(maxsize=16)
+def examples_for(task: str, n: int, split: str = "test"):
+    from bench_lib.tasks.loading import load_examples
+
+    return tuple(load_examples(task, split, limit=n))
+
+
+def _settings():
+    dev = config.device()
+    return dev, config.dtype_name(dev), config.profile()
+
+
+def inference_result(model: str, task: str, batch_size: int, engine: str = "hf") -> dict:
+    """Generate on the task's test prompts: speed, memory and task metrics of one configuration."""
+    from bench_lib.tasks import get_task
+    from bench_lib.workloads.generate import measure_generation
+
+    device, dtype, prof = _settings()
+    spec = get_spec(model)
+    eng = engine_for(engine, model, device, dtype)
+    out = measure_generation(eng, tokenizer_for(model), get_task(task), examples_for(task, prof.n_examples),
+                             batch_size, prof.repeats, prof.warmup)
+    out.update(model=model, task=task, batch_size=batch_size, engine=engine, device=device, dtype=dtype,
+               profile=prof.name, real_weights=spec.real_weights)
+    if not spec.real_weights:
+        # Random weights: drop task scores so nobody reads them as a model's quality.
+        for name in get_task(task).metric_names:
+            out["metrics"].pop(name, None)
+    return out
+
+
+def generation_callable(model: str, task: str, batch_size: int, engine: str = "hf") -> Callable[[], object]:
+    """A no-argument function that generates once over the task prompts (for time_/peakmem_ and
+    pytest-benchmark); the engine and prompts are built here, outside the timed call."""
+    from bench_lib.tasks import get_task
+    from bench_lib.workloads.generate import encode_prompts, generate_all
+
+    device, dtype, prof = _settings()
+    eng = engine_for(engine, model, device, dtype)
+    prompts = encode_prompts(tokenizer_for(model), examples_for(task, prof.n_examples))
+    max_new = get_task(task).max_new_tokens
+    generate_all(eng, prompts[:batch_size], batch_size, max_new)  # warm-up
+    return functools.partial(generate_all, eng, prompts, batch_size, max_new)
+
+
+def run_grid(fn: Callable[..., dict], combos: Iterable[tuple]) -> dict[tuple, dict]:
+    """{combo: {"result": ...} | {"skip": reason} | {"error": message}} for each combo."""
+    out = {}
+    for combo in combos:
+        try:
+            out[combo] = {"result": fn(*combo)}
+        except (EngineUnavailable, NotImplementedError) as exc:
+            out[combo] = {"skip": str(exc)}
+        except Exception as exc:  # recorded, not raised: the other combinations still run
+            out[combo] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    return out
+
+
+def inference_grid(task: str, models: Iterable[str], batch_sizes: Iterable[int], engine: str = "hf") -> dict:
+    combos = [(m, task, b, engine) for m in models for b in batch_sizes]
+    return {(m, b): v for (m, _, b, _), v in run_grid(inference_result, combos).items()}
+
+
+def metric_unit(name: str) -> str:
+    return METRICS[name].unit

@@ -1,0 +1,91 @@
+"""Run settings, read from environment variables so asv, pytest and the CLI see the same ones.
+
+BENCH_PROFILE  smoke | regular | full     size tier (default smoke)
+BENCH_MODELS   comma-separated model names (default tiny-qwen3); see bench_lib.models
+BENCH_TASKS    comma-separated task names (default arc,squad,openmath)
+BENCH_DEVICE   auto | cpu | cuda | cuda:N  (default auto: cuda when available)
+BENCH_DTYPE    auto | float32 | bfloat16 | float16 (default auto: bfloat16 on CUDA, float32 on CPU)
+BENCH_THREADS  torch CPU threads (default: torch's own choice)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    n_examples: int           # test examples per task
+    batch_sizes: tuple[int, ...]
+    repeats: int              # measured repeats per configuration; medians are reported
+    warmup: int               # unmeasured runs first (allocator, caches, lazy init)
+
+
+PROFILES = {
+    "smoke": Profile("smoke", n_examples=8, batch_sizes=(1, 4), repeats=3, warmup=1),
+    "regular": Profile("regular", n_examples=64, batch_sizes=(1, 8), repeats=5, warmup=1),
+    "full": Profile("full", n_examples=200, batch_sizes=(1, 8, 32), repeats=5, warmup=2),
+}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the variable and the fix."""
+
+
+def _env_list(var: str, default: str) -> tuple[str, ...]:
+    items = tuple(x.strip() for x in os.environ.get(var, default).split(",") if x.strip())
+    if not items:
+        raise ConfigError(f"{var} is empty; give a comma-separated list, e.g. {var}={default}")
+    return items
+
+
+def profile() -> Profile:
+    name = os.environ.get("BENCH_PROFILE", "smoke")
+    if name not in PROFILES:
+        raise ConfigError(f"BENCH_PROFILE={name!r} is not a size tier; use one of {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def model_names() -> tuple[str, ...]:
+    return _env_list("BENCH_MODELS", "tiny-qwen3")
+
+
+def task_names() -> tuple[str, ...]:
+    from bench_lib.tasks import TASKS
+
+    names = _env_list("BENCH_TASKS", ",".join(TASKS))
+    unknown = [n for n in names if n not in TASKS]
+    if unknown:
+        raise ConfigError(f"BENCH_TASKS names unknown task(s) {unknown}; known tasks: {', '.join(TASKS)}")
+    return names
+
+
+def device() -> str:
+    want = os.environ.get("BENCH_DEVICE", "auto")
+    import torch
+
+    if want == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if want.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"BENCH_DEVICE={want} but torch sees no CUDA device (torch {torch.__version__}); "
+                          "use BENCH_DEVICE=cpu or install a CUDA build of torch")
+    if want != "cpu" and not want.startswith("cuda"):
+        raise ConfigError(f"BENCH_DEVICE={want!r} is not one of auto, cpu, cuda, cuda:N")
+    return want
+
+
+def dtype_name(dev: str | None = None) -> str:
+    want = os.environ.get("BENCH_DTYPE", "auto")
+    if want == "auto":
+        return "bfloat16" if (dev or device()).startswith("cuda") else "float32"
+    if want not in ("float32", "bfloat16", "float16"):
+        raise ConfigError(f"BENCH_DTYPE={want!r} is not one of auto, float32, bfloat16, float16")
+    return want
+
+
+def apply_threads() -> None:
+    if os.environ.get("BENCH_THREADS"):
+        import torch
+
+        torch.set_num_threads(int(os.environ["BENCH_THREADS"]))

@@ -1,0 +1,97 @@
+"""Peak memory of a workload: process RSS, and on CUDA the allocator's peaks.
+
+RSS: Linux keeps the peak (VmHWM) per process and lets a process reset it by writing 5 to
+/proc/self/clear_refs, so the peak is the workload's, not the import's or the load's.
+Where that is unavailable a sampling thread stands in (it can miss a short spike).
+CUDA: max_memory_allocated / max_memory_reserved after reset_peak_memory_stats.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+_STATUS = Path("/proc/self/status")
+
+
+def current_rss_bytes() -> int:
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+def _hwm_bytes() -> int | None:
+    try:
+        m = re.search(r"VmHWM:\s+(\d+) kB", _STATUS.read_text())
+    except OSError:
+        return None
+    return int(m.group(1)) * 1024 if m else None
+
+
+def _reset_hwm() -> bool:
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+@dataclass
+class MemoryPeaks:
+    peak_rss_bytes: int = 0
+    cuda_max_allocated_bytes: int | None = None
+    cuda_max_reserved_bytes: int | None = None
+    rss_method: str = ""
+
+    def as_metrics(self) -> dict[str, float]:
+        out = {"peak_rss_bytes": float(self.peak_rss_bytes)}
+        if self.cuda_max_allocated_bytes is not None:
+            out["cuda_max_allocated_bytes"] = float(self.cuda_max_allocated_bytes)
+            out["cuda_max_reserved_bytes"] = float(self.cuda_max_reserved_bytes)
+        return out
+
+
+class PeakMemory:
+    """`with PeakMemory(device) as pm: ...` then `pm.result` (a MemoryPeaks)."""
+
+    def __init__(self, device: str = "cpu", sample_interval_s: float = 0.005):
+        self.device = device
+        self.interval = sample_interval_s
+        self.result = MemoryPeaks()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._sampled = 0
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sampled = max(self._sampled, current_rss_bytes())
+
+    def __enter__(self) -> "PeakMemory":
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+        if _reset_hwm() and _hwm_bytes() is not None:
+            self.result.rss_method = "VmHWM"
+        else:
+            self.result.rss_method = "sampled"
+            self._sampled = current_rss_bytes()
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize(self.device)
+            self.result.cuda_max_allocated_bytes = torch.cuda.max_memory_allocated(self.device)
+            self.result.cuda_max_reserved_bytes = torch.cuda.max_memory_reserved(self.device)
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self.result.peak_rss_bytes = max(self._sampled, current_rss_bytes())
+        else:
+            self.result.peak_rss_bytes = _hwm_bytes() or current_rss_bytes()

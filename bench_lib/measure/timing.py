@@ -1,0 +1,66 @@
+"""Clocks that wait for the device before they read the time.
+
+A CUDA kernel launch returns before the work is done, so reading the clock without a
+synchronize measures the launch, not the work. The engine says how it synchronizes; the
+clock knows nothing about devices.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+
+def no_sync() -> None:
+    pass
+
+
+@dataclass
+class Clock:
+    sync: Callable[[], None] = no_sync
+
+    def now(self) -> float:
+        self.sync()
+        return time.perf_counter()
+
+
+@dataclass
+class Stopwatch:
+    """`with Stopwatch(clock) as sw: ...` then `sw.seconds`."""
+    clock: Clock = field(default_factory=Clock)
+    start: float = 0.0
+    seconds: float = float("nan")
+
+    def __enter__(self) -> "Stopwatch":
+        self.start = self.clock.now()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = self.clock.now() - self.start
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median and spread of repeated measurements; quote the median with its IQR."""
+    median: float
+    q1: float
+    q3: float
+    minimum: float
+    maximum: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> "Spread":
+        vals = sorted(v for v in values if v == v)  # drop NaN
+        if not vals:
+            nan = float("nan")
+            return cls(nan, nan, nan, nan, nan, 0)
+        if len(vals) == 1:
+            return cls(vals[0], vals[0], vals[0], vals[0], vals[0], 1)
+        q1, _, q3 = statistics.quantiles(vals, n=4, method="inclusive")
+        return cls(statistics.median(vals), q1, q3, vals[0], vals[-1], len(vals))
+
+    @property
+    def iqr(self) -> float:
+        return self.q3 - self.q1

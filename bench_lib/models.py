@@ -1,0 +1,117 @@
+"""Model registry: what a model name means and how its weights and tokenizer are loaded.
+
+Three kinds of name:
+- embedded (`tiny-qwen3`, `tiny-qwen3-draft`): committed under bench_lib/embedded/, loaded with
+  HF_HUB_OFFLINE=1 so nothing touches the network; identical weights on every machine.
+- hub (`Qwen/Qwen3-8B`, ...): the real `from_pretrained` path, from the hub cache or network.
+  A directory holding a saved model also works as a name (the same code path).
+- architecture-only (`arch:Qwen/Qwen3-8B`): the bundled published config with random weights
+  created directly on the device: real memory and speed, meaningless task metrics.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+EMBEDDED_DIR = PACKAGE / "embedded"
+CONFIG_DIR = PACKAGE / "model_configs"
+
+HUB_IDS = (
+    "Qwen/Qwen3-0.6B", "Qwen/Qwen3-1.7B", "Qwen/Qwen3-4B", "Qwen/Qwen3-8B",
+    "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.1-8B", "mistralai/Mistral-7B-v0.3",
+)
+EMBEDDED = ("tiny-qwen3", "tiny-qwen3-draft")
+
+
+class UnknownModelError(KeyError):
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    kind: str                  # "embedded" | "hub" | "arch"
+    location: str              # directory, hub id, or bundled config file
+    real_weights: bool         # False: task metrics are meaningless
+
+    @property
+    def tokenizer_location(self) -> str:
+        # Architecture-only models have no tokenizer of their own; the embedded one gives valid ids
+        # (its vocabulary is smaller than every listed model's), which is all speed and memory need.
+        return str(EMBEDDED_DIR / "tiny-qwen3") if self.kind == "arch" else self.location
+
+
+def known_names() -> list[str]:
+    return [*EMBEDDED, *HUB_IDS, *(f"arch:{h}" for h in HUB_IDS)]
+
+
+def get_spec(name: str) -> ModelSpec:
+    if name in EMBEDDED:
+        return ModelSpec(name, "embedded", str(EMBEDDED_DIR / name), True)
+    if name in HUB_IDS:
+        return ModelSpec(name, "hub", name, True)
+    if name.startswith("arch:") and name[5:] in HUB_IDS:
+        return ModelSpec(name, "arch", str(CONFIG_DIR / (name[5:].replace("/", "--") + ".json")), False)
+    if Path(name).is_dir() and (Path(name) / "config.json").exists():
+        return ModelSpec(name, "hub", name, True)
+    raise UnknownModelError(
+        f"unknown model {name!r}. Known models: {', '.join(known_names())}; "
+        "or give a directory holding a saved Hugging Face model (config.json and weights)")
+
+
+def _offline_if_local(spec: ModelSpec) -> None:
+    if spec.kind != "hub":
+        # Embedded and architecture-only models never need the hub: make that a guarantee.
+        os.environ["HF_HUB_OFFLINE"] = "1"
+
+
+def torch_dtype(name: str):
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+def load_tokenizer(spec: ModelSpec):
+    from transformers import AutoTokenizer
+
+    _offline_if_local(spec)
+    tok = AutoTokenizer.from_pretrained(spec.tokenizer_location)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_config(spec: ModelSpec):
+    from transformers import AutoConfig
+
+    _offline_if_local(spec)
+    if spec.kind == "arch":
+        import json
+
+        data = json.loads(Path(spec.location).read_text())
+        return AutoConfig.for_model(data.pop("model_type"), **data)
+    return AutoConfig.from_pretrained(spec.location)
+
+
+def load_model(spec: ModelSpec, device: str = "cpu", dtype: str = "float32", **kwargs):
+    """A causal LM in eval mode on `device`; extra kwargs go to from_pretrained (e.g. quantization_config)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    _offline_if_local(spec)
+    if spec.kind == "arch":
+        config = load_config(spec)
+        # Built on the device itself: an 8B model never passes through CPU memory.
+        with torch.device(device):
+            model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype(dtype))
+    else:
+        model = AutoModelForCausalLM.from_pretrained(spec.location, dtype=torch_dtype(dtype),
+                                                     device_map=device if "quantization_config" in kwargs else None,
+                                                     **kwargs)
+        if "quantization_config" not in kwargs:
+            model.to(device)
+    model.eval()
+    return model

@@ -1,0 +1,33 @@
+"""ARC (AI2 Reasoning Challenge): multiple choice, answered with a label."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from bench_lib import metrics
+from bench_lib.tasks.base import DataError, Example, HubSource, require
+
+name = "arc"
+hub = HubSource("allenai/ai2_arc", "ARC-Challenge", {"train": "train", "test": "test"})
+metric_names = ("arc_accuracy", "arc_macro_f1", "arc_unparsed_rate")
+max_new_tokens = 8
+
+
+def parse_row(row: dict, where: str) -> Example:
+    question = require(row, "question", str, where)
+    choices = require(row, "choices", dict, where)
+    texts = require(choices, "text", (list, tuple), f"{where}: field 'choices'")
+    labels = require(choices, "label", (list, tuple), f"{where}: field 'choices'")
+    answer = require(row, "answerKey", str, where)
+    if len(texts) != len(labels) or not labels:
+        raise DataError(f"{where}: field 'choices' has {len(texts)} texts but {len(labels)} labels")
+    if answer not in labels:
+        raise DataError(f"{where}: field 'answerKey' is {answer!r}, not one of the labels {list(labels)}")
+    options = "\n".join(f"{label}. {text}" for label, text in zip(labels, texts))
+    prompt = f"Question: {question}\nChoices:\n{options}\nAnswer with the letter of the correct choice."
+    return Example(str(row.get("id", where)), prompt, f"The answer is {answer}.", answer,
+                   {"labels": [str(x) for x in labels]})
+
+
+def score(predictions: Sequence[str], examples: Sequence[Example]) -> dict[str, float]:
+    chosen = [metrics.extract_choice(p, ex.extra["labels"]) for p, ex in zip(predictions, examples)]
+    return metrics.arc_aggregate(chosen, [ex.gold for ex in examples])

@@ -1,0 +1,38 @@
+"""SQuAD v2: extractive QA where a third of the questions have no answer in the context.
+
+The model is asked to say "unanswerable" for those; that reply is scored as the empty
+prediction, which is how the official script represents "no answer".
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from bench_lib import metrics
+from bench_lib.tasks.base import DataError, Example, HubSource, require
+
+name = "squad"
+hub = HubSource("rajpurkar/squad_v2", None, {"train": "train", "test": "validation"})
+metric_names = ("squad_exact", "squad_f1", "squad_hasans_exact", "squad_hasans_f1", "squad_noans_exact")
+max_new_tokens = 12
+NO_ANSWER = "unanswerable"
+
+
+def parse_row(row: dict, where: str) -> Example:
+    context = require(row, "context", str, where)
+    question = require(row, "question", str, where)
+    answers = require(row, "answers", dict, where)
+    texts = require(answers, "text", (list, tuple), f"{where}: field 'answers'")
+    if not all(isinstance(t, str) for t in texts):
+        raise DataError(f"{where}: field 'answers.text' should hold strings, got {list(texts)!r:.80}")
+    prompt = (f"Context: {context}\nQuestion: {question}\n"
+              f"Answer with a short span from the context, or '{NO_ANSWER}' if the context does not say.")
+    return Example(str(row.get("id", where)), prompt, texts[0] if texts else NO_ANSWER, list(texts))
+
+
+def to_prediction(text: str) -> str:
+    answer = text.strip().strip(".").strip()
+    return "" if metrics.normalize_answer(answer) == NO_ANSWER else answer
+
+
+def score(predictions: Sequence[str], examples: Sequence[Example]) -> dict[str, float]:
+    return metrics.squad_aggregate([to_prediction(p) for p in predictions], [ex.gold for ex in examples])

@@ -1,0 +1,65 @@
+"""Parameter lists, size tier and skip helpers shared by the benchmark files.
+
+Benchmark files only declare; everything they call lives in bench_lib. Nothing heavy is
+imported here, so asv's discovery and the track_ processes stay fast.
+Grid values come from BENCH_MODELS / BENCH_TASKS / BENCH_PROFILE (see bench_lib.config).
+"""
+from __future__ import annotations
+
+from bench_lib import config
+from bench_lib.metrics import metric
+
+try:
+    from asv_runner.benchmarks.mark import SkipNotImplemented
+except ImportError:  # outside asv
+    SkipNotImplemented = NotImplementedError
+
+MODELS = list(config.model_names())
+TASKS = list(config.task_names())
+BATCH_SIZES = list(config.profile().batch_sizes)
+# Generation grids can take minutes on a CPU; asv's default 60 s would kill them.
+TIMEOUT = 3600
+
+
+def inference_grid(task: str) -> dict:
+    """setup_cache body of a task's inference class: its grid, or why it is not run."""
+    from bench_lib import cases
+
+    if task not in TASKS:
+        return {"_skip": f"task {task!r} is not in BENCH_TASKS={','.join(TASKS)}"}
+    return cases.inference_grid(task, MODELS, BATCH_SIZES)
+
+
+def pick(grid: dict, key: tuple) -> dict:
+    """The result for one parameter combination of a grid built by bench_lib.cases.run_grid;
+    NotImplementedError (asv: skipped) or RuntimeError (asv: failed) otherwise."""
+    if "_skip" in grid:
+        raise NotImplementedError(grid["_skip"])
+    entry = grid.get(key)
+    if entry is None:
+        raise NotImplementedError(f"{key} was not in the grid built by setup_cache")
+    if "skip" in entry:
+        raise NotImplementedError(entry["skip"])
+    if "error" in entry:
+        raise RuntimeError(f"{key} failed: {entry['error']}")
+    return entry["result"]
+
+
+def track(name: str):
+    """A track_ method returning metric `name` of self.result, with that metric's unit.
+
+    A metric missing from the result (a task score of a random-weight model, a CUDA peak on
+    a CPU run) is skipped, not reported as zero.
+    """
+    record = metric(name)
+
+    def method(self, *params):
+        value = self.result["metrics"].get(name)
+        if value is None:
+            raise SkipNotImplemented(f"{name} is not measured for {params}")
+        return value
+
+    method.__name__ = f"track_{name}"
+    method.__doc__ = f"{record.description} ({record.unit}, {'higher' if record.higher_is_better else 'lower'} is better)"
+    method.unit = record.unit
+    return method
