@@ -11,7 +11,7 @@ def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "skipped/failed"
     if isinstance(value, float) and math.isnan(value):
-        return "nan"
+        return "skipped (n/a here)"
     if unit == "bytes":
         return f"{value / 2**20:.1f} MiB"
     if unit == "seconds":
@@ -39,14 +39,42 @@ def cmd_summary(args) -> int:
     return 0
 
 
+# Subcommands that live with their area: "name": ("module", "help"). Each module has
+# `add_arguments(parser)` and `run(args) -> int`, and is imported only when its command runs.
+COMMANDS = {
+    "train": ("bench_lib.train.cli", "method table of the train-step suite"),
+    "quant": ("bench_lib.quant.cli", "scheme table of the quantization suite"),
+    "engines": ("bench_lib.engines.cli", "engine parity, overhead ratios and serving tables"),
+    "kvspec": ("bench_lib.kvspec.cli", "KV-cache quantization and speculative decoding tables"),
+    "fingerprint": ("bench_lib.fingerprint_cli", "hardware and software fingerprint of this machine"),
+    "alerts": ("bench_lib.alerts", "regression alerts: a commit against its baseline, or two machines"),
+    "report": ("bench_lib.reports", "summary tables, Pareto plots and the report page in html/"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    import importlib
+
+    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="llm-bench", description="llm-bench utilities over asv results")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("summary", help="table of the newest results per machine")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.set_defaults(func=cmd_summary)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.set_defaults(module=module)
+    args, rest = parser.parse_known_args(argv)
+    if not hasattr(args, "module"):
+        return args.func(parser.parse_args(argv))
+    try:
+        mod = importlib.import_module(args.module)
+    except ImportError as exc:
+        print(f"llm-bench {args.command}: not available ({exc})", file=sys.stderr)
+        return 2
+    sub_parser = argparse.ArgumentParser(prog=f"llm-bench {args.command}")
+    mod.add_arguments(sub_parser)
+    return mod.run(sub_parser.parse_args(rest))
 
 
 if __name__ == "__main__":
