@@ -89,3 +89,13 @@ def apply_threads() -> None:
         import torch
 
         torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+
+
+def cache_dir() -> "Path":
+    """Where built artifacts (GGUF files, quantized models, adapters) are kept between runs:
+    BENCH_CACHE_DIR, default .bench_cache/ in the project root. Keys include the library version."""
+    from pathlib import Path
+
+    path = Path(os.environ.get("BENCH_CACHE_DIR") or Path(__file__).resolve().parent.parent / ".bench_cache")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
