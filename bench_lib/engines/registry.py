@@ -8,6 +8,8 @@ from bench_lib.engines.base import Engine, EngineUnavailable
 
 ENGINES = {
     "hf": "bench_lib.engines.hf",
+    "llamacpp": "bench_lib.engines.llamacpp",
+    "vllm": "bench_lib.engines.vllm",
 }
 
 
