@@ -143,10 +143,27 @@ def _openmath_row(rng: random.Random, i: int, split: str) -> dict:
 GENERATORS = {"arc": _arc_row, "squad": _squad_row, "openmath": _openmath_row}
 
 
+def _key(row: dict) -> tuple:
+    """What makes two rows the same question (ids and answer order aside)."""
+    if "choices" in row:
+        return row["question"], tuple(sorted(row["choices"]["text"]))
+    if "context" in row:
+        return row["context"], row["question"]
+    return (row["problem"],)
+
+
 def generate_rows(task: str, split: str) -> list[dict]:
     # A per-(task, split) seed keeps each file stable when another task's generator changes.
     rng = random.Random(f"{SEEDS[split]}-{task}")
-    return [GENERATORS[task](rng, i, split) for i in range(SPLIT_SIZES[split])]
+    # Train never contains a test question, so the task score measures generalisation, not recall.
+    exclude = {_key(r) for r in generate_rows(task, "test")} if split == "train" else set()
+    rows, seen = [], set()
+    while len(rows) < SPLIT_SIZES[split]:
+        row = GENERATORS[task](rng, len(rows), split)
+        if _key(row) not in exclude and (split == "train" or _key(row) not in seen):
+            rows.append(row)
+            seen.add(_key(row))
+    return rows
 
 
 def write_fixtures(out_dir: Path = FIXTURE_DIR) -> list[Path]:
