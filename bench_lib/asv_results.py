@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,11 @@ class Row:
     stats: dict            # ci_99_a, ci_99_b, q_25, q_75, repeat, number where asv stored them
     samples: list | None
     date: int | None
+    raw_params: tuple = ()  # parameter values as asv wrote them (repr), for `asv run --bench`
+
+
+# Files kept beside asv's result files that are not results themselves.
+NOT_RESULTS = {"machine.json", "fingerprint.json", "aa-noise.json"}
 
 
 def benchmark_info(results_dir: Path) -> dict:
@@ -33,7 +39,7 @@ def benchmark_info(results_dir: Path) -> dict:
 def result_files(results_dir: Path) -> list[Path]:
     out = []
     for machine_dir in sorted(p for p in Path(results_dir).iterdir() if p.is_dir()):
-        out.extend(p for p in sorted(machine_dir.glob("*.json")) if p.name != "machine.json")
+        out.extend(p for p in sorted(machine_dir.glob("*.json")) if p.name not in NOT_RESULTS)
     return out
 
 
@@ -59,7 +65,7 @@ def read_file(path: Path, info: dict) -> list[Row]:
                             value=results[i] if i < len(results) else None,
                             unit=info.get(bench, {}).get("unit", ""),
                             stats={k: v for k, v in stats.items() if v is not None},
-                            samples=col("samples"), date=data.get("date")))
+                            samples=col("samples"), date=data.get("date"), raw_params=tuple(combo)))
     return rows
 
 
@@ -77,3 +83,102 @@ def latest(rows: list[Row]) -> list[Row]:
         if r.machine not in newest or key > newest[r.machine]:
             newest[r.machine] = key
     return [r for r in rows if (r.date or 0, r.commit) == newest[r.machine]]
+
+
+# --- which metric a benchmark measures ----------------------------------------------------------
+# asv keeps no docstring or attribute that names the metric behind a `track_` method, only its
+# name and unit, so the metric is found from those: the method name itself, else the registered
+# metrics whose name contains it and whose unit matches, narrowed by the class name
+# (ArcInference.track_accuracy -> arc_accuracy). When candidates disagree on direction the
+# direction is unknown and reported as such, never guessed.
+
+
+@dataclass(frozen=True)
+class MetricMatch:
+    metric: str | None           # registered metric name, or None when not resolved to one
+    higher_is_better: bool | None  # None: direction unknown
+    how: str                     # "time_", "peakmem_", "exact", "name+unit", "ambiguous", "unknown"
+
+
+def _class_prefixes(bench: str) -> list[str]:
+    parts = bench.split(".")
+    words = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", parts[-2]) if len(parts) >= 2 else []
+    return ["".join(words[:i]).lower() for i in range(len(words), 0, -1)]
+
+
+def resolve_metric(bench: str, unit: str, metrics: dict | None = None) -> MetricMatch:
+    if metrics is None:
+        from bench_lib.metrics import METRICS as metrics
+    method = bench.rsplit(".", 1)[-1]
+    if method.startswith("time_"):
+        return MetricMatch(None, False, "time_")
+    if method.startswith("peakmem_"):
+        return MetricMatch(None, False, "peakmem_")
+    if method.startswith("mem_"):
+        return MetricMatch(None, False, "peakmem_")
+    suffix = method[len("track_"):] if method.startswith("track_") else method
+    if suffix in metrics:
+        return MetricMatch(suffix, metrics[suffix].higher_is_better, "exact")
+    found = [m for m in metrics.values()
+             if f"_{suffix}_" in f"_{m.name}_" and (unit in ("", "unit") or m.unit == unit)]
+    # Closest names first: the class's own (arc_accuracy), the suffix plus a unit tag (ttft_s),
+    # one word before it (output_tokens_per_s), then anything containing it.
+    tiers = [[m for m in found if m.name == f"{p}_{suffix}"] for p in _class_prefixes(bench)]
+    tiers.append([m for m in found if m.name.startswith(f"{suffix}_") and "_" not in m.name[len(suffix) + 1:]])
+    tiers.append([m for m in found if m.name.endswith(f"_{suffix}") and "_" not in m.name[:-len(suffix) - 1]])
+    tiers.append(found)
+    found = next((t for t in tiers if t), [])
+    if len(found) == 1:
+        return MetricMatch(found[0].name, found[0].higher_is_better, "name+unit")
+    directions = {m.higher_is_better for m in found}
+    if len(directions) == 1:
+        return MetricMatch(None, directions.pop(), "ambiguous")
+    return MetricMatch(None, None, "unknown")
+
+
+# --- selecting results --------------------------------------------------------------------------
+
+
+def row_key(row: Row) -> tuple:
+    """Identity of one measured number across commits and machines."""
+    return (row.benchmark, tuple(sorted(row.params.items())))
+
+
+def label(row: Row) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in row.params.items())
+    return f"{row.benchmark}({params})" if params else row.benchmark
+
+
+def machines(rows: list[Row]) -> list[str]:
+    return sorted({r.machine for r in rows})
+
+
+def commits_in_order(rows: list[Row], machine: str, repo: Path | None = None) -> list[str]:
+    """Commits with results on `machine`, oldest first: by git history where `repo` is a git
+    checkout that knows them all, else by the commit date asv stored."""
+    dated = {}
+    for r in rows:
+        if r.machine == machine:
+            dated[r.commit] = max(dated.get(r.commit, 0), r.date or 0)
+    if repo is not None:
+        import subprocess
+
+        try:
+            out = subprocess.run(["git", "-C", str(repo), "rev-list", "--all", "--topo-order", "--reverse"],
+                                 capture_output=True, text=True, check=True, timeout=60).stdout.split()
+            order = {c: i for i, c in enumerate(out)}
+            if all(c in order for c in dated):
+                return sorted(dated, key=order.__getitem__)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return sorted(dated, key=lambda c: (dated[c], c))
+
+
+def find_commit(rows: list[Row], machine: str, ref: str) -> str:
+    """The full hash of the results commit on `machine` that `ref` (a hash prefix) names."""
+    known = sorted({r.commit for r in rows if r.machine == machine})
+    hits = [c for c in known if c.startswith(ref)]
+    if len(hits) != 1:
+        raise ValueError(f"commit {ref!r} {'is ambiguous' if hits else 'has no results'} on machine "
+                         f"{machine!r}; commits with results there: {', '.join(c[:10] for c in known) or 'none'}")
+    return hits[0]

@@ -1,0 +1,352 @@
+"""`llm-bench alerts`: regressions of one commit against its baseline, decided with measured noise.
+
+asv calls every rising number a regression and judges with one fixed factor. Here each number
+gets its direction from its metric record (bench_lib.metrics) and is flagged only when it moved
+the wrong way by more than its noise allows:
+
+    threshold = max(--min-change, --noise-factor x A/A noise, spread of the baseline window)
+
+and, where asv stored repeat statistics (time_/peakmem_), only when asv's own test finds the two
+runs different (Mann-Whitney U on the samples when recorded, else disjoint 99% CIs). The A/A
+noise is the relative difference seen when the same commit was run twice on this machine
+(`--calibrate A.json B.json`), kept per benchmark in results/<machine>/aa-noise.json.
+
+Modes: compare (default), --machines A B (ratio table of two machines at one commit),
+--calibrate (store A/A noise). Exit status: 1 when something regressed, 2 on bad input.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench_lib import asv_results
+from bench_lib.asv_results import Row
+
+NOISE_FILE = "aa-noise.json"
+
+
+@dataclass
+class Change:
+    label: str
+    benchmark: str
+    params: dict
+    unit: str
+    metric: str | None
+    higher_is_better: bool | None
+    resolved_by: str
+    baseline: float
+    current: float
+    change: float              # (current - baseline) / |baseline|
+    threshold: float
+    noise: dict                # the parts the threshold was built from
+    significant: bool | None   # asv's test on the stored statistics; None where there are none
+    evidence: str
+    verdict: str               # regression | improvement | unchanged | direction unknown
+    command: str
+
+
+def _numeric(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def relative(base: float, cur: float) -> float:
+    if base == 0:
+        return 0.0 if cur == 0 else math.copysign(math.inf, cur)
+    return (cur - base) / abs(base)
+
+
+def stats_test(base: Row, cur: Row) -> tuple[bool | None, str]:
+    """asv's own significance test where it stored statistics for both runs."""
+    if not {"ci_99_a", "ci_99_b"} <= base.stats.keys() or not {"ci_99_a", "ci_99_b"} <= cur.stats.keys():
+        return None, "no repeat statistics stored (track_ value): decided on the noise threshold"
+    from asv import _stats
+
+    different = _stats.is_different(base.samples, cur.samples, base.stats, cur.stats)
+    if base.samples and cur.samples:
+        _, p = _stats.mann_whitney_u(base.samples, cur.samples)
+        return different, f"Mann-Whitney U p={p:.2g} on {len(base.samples)}+{len(cur.samples)} samples"
+    ci = lambda r: f"[{r.stats['ci_99_a']:.4g}, {r.stats['ci_99_b']:.4g}]"
+    return different, f"99% CIs {ci(base)} vs {ci(cur)} {'disjoint' if different else 'overlap'}"
+
+
+def reproduce_command(row: Row, profile: str) -> str:
+    """The one asv invocation that re-measures this benchmark and parameter combination."""
+    import re
+
+    env = [f"BENCH_PROFILE={profile}"]
+    for name, var in (("model", "BENCH_MODELS"), ("task", "BENCH_TASKS")):
+        if name in row.params:
+            env.append(f"{var}={row.params[name]}")
+    regex = "^" + re.escape(row.benchmark)
+    if row.raw_params:
+        regex += re.escape("(" + ", ".join(row.raw_params) + ")")
+    return (f"{' '.join(env)} asv run --python=same --launch-method spawn --machine {row.machine} "
+            f"--set-commit-hash {row.commit} --bench '{regex}$'")
+
+
+def decide(base_rows: list[Row], cur: Row, aa: float | None, opts) -> Change:
+    match = asv_results.resolve_metric(cur.benchmark, cur.unit)
+    values = [r.value for r in base_rows]
+    base = statistics.median(values)
+    change = relative(base, cur.value)
+    noise = {"floor": opts.min_change}
+    if aa is not None:
+        noise["aa"] = aa
+        noise["aa_scaled"] = opts.noise_factor * aa
+    if len(values) > 1 and base:
+        noise["window_spread"] = (max(values) - min(values)) / abs(base)
+    threshold = max(v for k, v in noise.items() if k != "aa")
+    significant, evidence = stats_test(base_rows[-1], cur)
+    if aa is None:
+        evidence += "; no A/A noise for this machine: threshold falls back to the floor"
+    moved = abs(change) > threshold and significant is not False
+    if not moved:
+        verdict = "unchanged"
+    elif match.higher_is_better is None:
+        verdict = "direction unknown"
+    else:
+        verdict = "improvement" if (change > 0) == match.higher_is_better else "regression"
+    return Change(asv_results.label(cur), cur.benchmark, cur.params, cur.unit, match.metric,
+                  match.higher_is_better, match.how, base, cur.value, change, threshold, noise,
+                  significant, evidence, verdict, reproduce_command(cur, opts.profile))
+
+
+# --- A/A noise ----------------------------------------------------------------------------------
+
+
+def noise_path(results: Path, machine: str) -> Path:
+    return Path(results) / machine / NOISE_FILE
+
+
+def calibrate(file_a: Path, file_b: Path, results: Path) -> Path:
+    """Store the relative differences between two runs of one commit, per benchmark (max of all
+    A/A pairs seen, so one quiet pair cannot hide a noisy benchmark)."""
+    info = asv_results.benchmark_info(results)
+    a, b = (asv_results.read_file(Path(f), info) for f in (file_a, file_b))
+    machine, commit = a[0].machine if a else "", a[0].commit if a else ""
+    if not a or not b or b[0].machine != machine or b[0].commit != commit:
+        raise ValueError(f"an A/A pair is two result files of one commit on one machine; {file_a} and "
+                         f"{file_b} hold {machine or 'nothing'}@{commit[:10]} and "
+                         f"{b[0].machine if b else 'nothing'}@{b[0].commit[:10] if b else ''}")
+    path = noise_path(results, machine)
+    stored = (json.loads(path.read_text()) if path.exists()
+              else {"machine": machine, "pairs": 0, "noise": {}, "units": {}})
+    other = {asv_results.row_key(r): r for r in b}
+    for r in a:
+        s = other.get(asv_results.row_key(r))
+        if s is not None and _numeric(r.value) and _numeric(s.value):
+            key = asv_results.label(r)
+            stored["noise"][key] = max(stored["noise"].get(key, 0.0), abs(relative(r.value, s.value)))
+            stored["units"][key] = r.unit
+    stored["pairs"] += 1
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def load_noise(results: Path, machine: str, path: Path | None) -> tuple[dict, dict]:
+    """(A/A noise per benchmark label, largest A/A noise per unit) for `machine`."""
+    path = path or noise_path(results, machine)
+    if not path.exists():
+        return {}, {}
+    stored = json.loads(path.read_text())
+    by_unit: dict[str, float] = {}
+    for key, rel in stored["noise"].items():
+        unit = stored["units"].get(key, "")
+        by_unit[unit] = max(by_unit.get(unit, 0.0), rel)
+    return stored["noise"], by_unit
+
+
+def aa_for(row: Row, noise: tuple[dict, dict]) -> float | None:
+    """This benchmark's A/A noise; else the machine's largest for the same unit (a benchmark
+    added after the calibration); else None."""
+    per_key, by_unit = noise
+    key = asv_results.label(row)
+    return per_key[key] if key in per_key else by_unit.get(row.unit)
+
+
+# --- comparisons --------------------------------------------------------------------------------
+
+
+def baseline_commits(rows: list[Row], machine: str, commit: str, opts) -> list[str]:
+    if opts.baseline:
+        return [asv_results.find_commit(rows, machine, opts.baseline)]
+    order = asv_results.commits_in_order(rows, machine, opts.repo)
+    i = order.index(commit)
+    return order[max(0, i - opts.window):i]
+
+
+def compare(rows: list[Row], machine: str, commit: str, baselines: list[str], noise, opts) -> dict:
+    index = {(r.commit, asv_results.row_key(r)): r for r in rows if r.machine == machine}
+    changes, lost, new = [], [], []
+    for cur in (r for r in rows if r.machine == machine and r.commit == commit):
+        base = [index[(c, asv_results.row_key(cur))] for c in baselines if (c, asv_results.row_key(cur)) in index]
+        base = [r for r in base if _numeric(r.value)]
+        if not _numeric(cur.value):
+            if base:
+                lost.append({"label": asv_results.label(cur), "baseline": base[-1].value,
+                             "command": reproduce_command(cur, opts.profile)})
+            continue
+        if not base:
+            new.append(asv_results.label(cur))
+            continue
+        changes.append(decide(base, cur, aa_for(cur, noise), opts))
+    return {"mode": "commit", "machine": machine, "commit": commit, "baseline_commits": baselines,
+            "aa_calibrated": bool(noise[0]), "min_change": opts.min_change, "noise_factor": opts.noise_factor,
+            "changes": [asdict(c) for c in sorted(changes, key=lambda c: c.label)],
+            "lost": lost, "new": sorted(new)}
+
+
+def cross_machines(rows: list[Row], machine_a: str, machine_b: str, commit_ref: str | None) -> dict:
+    shared = sorted({r.commit for r in rows if r.machine == machine_a} & {r.commit for r in rows if r.machine == machine_b})
+    if commit_ref:
+        commit = asv_results.find_commit(rows, machine_a, commit_ref)
+        if commit not in shared:
+            raise ValueError(f"commit {commit[:10]} has results on {machine_a} but not on {machine_b}")
+    elif shared:
+        commit = max(shared, key=lambda c: max(r.date or 0 for r in rows if r.commit == c))
+    else:
+        raise ValueError(f"machines {machine_a} and {machine_b} have no commit with results on both")
+    a = {asv_results.row_key(r): r for r in rows if r.machine == machine_a and r.commit == commit}
+    b = {asv_results.row_key(r): r for r in rows if r.machine == machine_b and r.commit == commit}
+    table = []
+    for key in sorted(a.keys() & b.keys()):
+        ra, rb = a[key], b[key]
+        if not (_numeric(ra.value) and _numeric(rb.value)):
+            continue
+        match = asv_results.resolve_metric(ra.benchmark, ra.unit)
+        ratio = 1.0 + relative(ra.value, rb.value)
+        better = ("same" if ratio == 1 else "unknown direction" if match.higher_is_better is None
+                  else machine_b if (ratio > 1) == match.higher_is_better else machine_a)
+        table.append({"label": asv_results.label(ra), "metric": match.metric, "unit": ra.unit,
+                      "a": ra.value, "b": rb.value, "ratio_b_over_a": ratio, "better": better})
+    return {"mode": "machines", "machine_a": machine_a, "machine_b": machine_b, "commit": commit, "rows": table}
+
+
+# --- output -------------------------------------------------------------------------------------
+
+
+def fmt(value: float, unit: str) -> str:
+    if unit == "bytes":
+        return f"{value / 2**20:.1f} MiB"
+    if unit == "seconds":
+        return f"{value * 1e3:.3g} ms"
+    return f"{value:.4g} {unit}".strip()
+
+
+def pct(x: float) -> str:
+    return "inf" if math.isinf(x) else f"{x * 100:+.1f}%"
+
+
+def render_commit(rep: dict) -> str:
+    changes = rep["changes"]
+    count = lambda v: sum(c["verdict"] == v for c in changes)
+    out = [f"# llm-bench alerts: {rep['machine']} @ {rep['commit'][:10]} vs "
+           + ", ".join(c[:10] for c in rep["baseline_commits"]),
+           "",
+           f"**{count('regression')} regression(s)**, {count('improvement')} improvement(s), "
+           f"{count('direction unknown')} moved with unknown direction, {count('unchanged')} unchanged, "
+           f"{len(rep['lost'])} without a value now, {len(rep['new'])} new.",
+           "",
+           f"Threshold per benchmark: max(floor {rep['min_change']:.0%}, {rep['noise_factor']:g} x A/A noise, "
+           "baseline window spread); "
+           + ("A/A noise measured on this machine." if rep["aa_calibrated"] else
+              "**no A/A noise measured on this machine** (run `llm-bench alerts --calibrate A.json B.json`), "
+              "so only the floor applies.")]
+    for verdict, title in (("regression", "Regressions"), ("direction unknown", "Moved, direction unknown"),
+                           ("improvement", "Improvements")):
+        rows = [c for c in changes if c["verdict"] == verdict]
+        if not rows:
+            continue
+        out += ["", f"## {title}", "", "| benchmark | metric | baseline | current | change | threshold | confidence |",
+                "|---|---|---|---|---|---|---|"]
+        for c in rows:
+            direction = {True: "higher is better", False: "lower is better", None: "direction unknown"}
+            out.append(f"| `{c['label']}` | {c['metric'] or c['resolved_by']} ({direction[c['higher_is_better']]}) "
+                       f"| {fmt(c['baseline'], c['unit'])} | {fmt(c['current'], c['unit'])} | {pct(c['change'])} "
+                       f"| {c['threshold']:.1%} | {c['evidence']} |")
+        if verdict != "improvement":
+            out += ["", "Reproduce:", ""] + [f"- `{c['label']}`:\n  `{c['command']}`" for c in rows]
+    if rep["lost"]:
+        out += ["", "## No value now (failed or skipped; had one in the baseline)", ""]
+        out += [f"- `{x['label']}` (was {x['baseline']:.4g}): `{x['command']}`" for x in rep["lost"]]
+    return "\n".join(out) + "\n"
+
+
+def render_machines(rep: dict) -> str:
+    a, b = rep["machine_a"], rep["machine_b"]
+    out = [f"# llm-bench across machines @ {rep['commit'][:10]}", "", f"A = `{a}`, B = `{b}`", "",
+           "| benchmark | metric | A | B | B/A | better |", "|---|---|---|---|---|---|"]
+    out += [f"| `{r['label']}` | {r['metric'] or ''} | {fmt(r['a'], r['unit'])} | {fmt(r['b'], r['unit'])} "
+            f"| {r['ratio_b_over_a']:.3g} | {r['better']} |" for r in rep["rows"]]
+    return "\n".join(out) + "\n"
+
+
+# --- command line -------------------------------------------------------------------------------
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--results", type=Path, default=Path("results"), help="asv results directory")
+    parser.add_argument("--machine", help="asv machine (default: the only one with results)")
+    parser.add_argument("--commit", help="commit to judge (hash prefix; default: the newest with results)")
+    parser.add_argument("--baseline", help="baseline commit (default: the previous commit with results)")
+    parser.add_argument("--window", type=int, default=1, help="earlier commits forming the baseline (median)")
+    parser.add_argument("--machines", nargs=2, metavar=("A", "B"), help="compare two machines at one commit")
+    parser.add_argument("--calibrate", nargs=2, type=Path, metavar=("A.json", "B.json"),
+                        help="store the A/A noise of two result files of one commit")
+    parser.add_argument("--noise", type=Path, help=f"A/A noise file (default results/<machine>/{NOISE_FILE})")
+    parser.add_argument("--min-change", type=float, default=0.05, help="floor of the threshold (fraction)")
+    parser.add_argument("--noise-factor", type=float, default=3.0, help="multiple of the A/A noise to exceed")
+    parser.add_argument("--profile", default=os.environ.get("BENCH_PROFILE", "smoke"),
+                        help="BENCH_PROFILE written into the reproduce commands")
+    parser.add_argument("--repo", type=Path, default=Path("."), help="git checkout, to order commits")
+    parser.add_argument("--markdown", type=Path, help="also write the markdown report here")
+    parser.add_argument("--json", type=Path, help="write the report as JSON here")
+
+
+def pick_machine(rows: list[Row], wanted: str | None) -> str:
+    known = asv_results.machines(rows)
+    if wanted in known or (wanted is None and len(known) == 1):
+        return wanted or known[0]
+    raise ValueError(f"machine {wanted!r} has no results; pass --machine, one of: {', '.join(known) or 'none'}"
+                     if wanted else f"results hold several machines; pass --machine, one of: {', '.join(known)}")
+
+
+def build(args) -> tuple[dict | None, str]:
+    rows = asv_results.load(args.results)
+    if not rows:
+        raise ValueError(f"no asv results under {args.results}; run `make bench` first")
+    if args.machines:
+        rep = cross_machines(rows, *(pick_machine(rows, m) for m in args.machines), args.commit)
+        return rep, render_machines(rep)
+    machine = pick_machine(rows, args.machine)
+    order = asv_results.commits_in_order(rows, machine, args.repo)
+    commit = asv_results.find_commit(rows, machine, args.commit) if args.commit else order[-1]
+    baselines = baseline_commits(rows, machine, commit, args)
+    if not baselines:
+        return None, f"{machine} @ {commit[:10]}: no earlier commit with results, nothing to compare.\n"
+    rep = compare(rows, machine, commit, baselines, load_noise(args.results, machine, args.noise), args)
+    return rep, render_commit(rep)
+
+
+def run(args) -> int:
+    try:
+        if args.calibrate:
+            print(f"A/A noise stored in {calibrate(*args.calibrate, args.results)}")
+            return 0
+        rep, text = build(args)
+    except (ValueError, OSError, KeyError) as exc:
+        print(f"llm-bench alerts: {exc}", file=sys.stderr)
+        return 2
+    print(text, end="")
+    if args.markdown:
+        args.markdown.write_text(text)
+    if args.json and rep is not None:
+        args.json.write_text(json.dumps(rep, indent=1, default=str) + "\n")
+    regressed = rep is not None and any(c["verdict"] == "regression" for c in rep.get("changes", []))
+    return 1 if regressed else 0
