@@ -1,0 +1,178 @@
+"""Case functions of the serving-under-load benchmark, shared by asv and pytest.
+
+A grid starts one server per (server kind, model), runs every load against it, and stops it by
+its process id. A failed start is recorded for each of that model's loads; a server that dies
+mid-run leaves the failed requests recorded in that load's result and an error for the loads
+after it; results of loads that ran before are kept.
+
+Settings (environment):
+BENCH_SERVE_LOADS     comma-separated loads: rate:<req/s> (Poisson), rate:inf, concurrency:<n>
+                      (default rate:2,rate:8,concurrency:4)
+BENCH_SERVE_ENDPOINT  completions | chat (default completions)
+BENCH_SERVE_GOODPUT   limits in milliseconds as in vLLM's --goodput, e.g. ttft:1000,tpot:100
+BENCH_SERVE_URL       a running OpenAI-compatible server for the "url" kind (BENCH_SERVE_MODEL: its model name)
+BENCH_SERVE_MAX_TOKENS  output budget per request (default per profile)
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Iterable
+
+from bench_lib import cases, config, servers
+from bench_lib.engines.base import EngineUnavailable
+from bench_lib.models import get_spec
+from bench_lib.workloads import serve
+
+DEFAULT_LOADS = "rate:2,rate:8,concurrency:4"
+DEFAULT_GOODPUT = "ttft:1000,tpot:100"
+READY_TIMEOUT_S = {"llamacpp": 120.0, "vllm": 600.0}
+
+
+@dataclass(frozen=True)
+class ServeSize:
+    num_requests: int
+    max_tokens: int         # budget per request; EOS may end a request earlier
+    request_timeout_s: float
+    run_timeout_s: float
+
+
+SIZES = {"smoke": ServeSize(8, 32, 60, 300), "regular": ServeSize(64, 128, 300, 1200),
+         "full": ServeSize(200, 256, 600, 3600)}
+
+
+def size() -> ServeSize:
+    s = SIZES[config.profile().name]
+    if os.environ.get("BENCH_SERVE_MAX_TOKENS"):
+        s = ServeSize(s.num_requests, int(os.environ["BENCH_SERVE_MAX_TOKENS"]), s.request_timeout_s, s.run_timeout_s)
+    return s
+
+
+def loads() -> list[str]:
+    names = [x.strip() for x in os.environ.get("BENCH_SERVE_LOADS", DEFAULT_LOADS).split(",") if x.strip()]
+    for name in names:
+        parse_load(name)
+    return names
+
+
+def parse_load(name: str) -> dict:
+    kind, _, value = name.partition(":")
+    try:
+        if kind == "rate":
+            rate = float(value)
+            if rate > 0:
+                return {"request_rate": rate}
+        elif kind == "concurrency" and int(value) >= 1:
+            return {"max_concurrency": int(value)}
+    except ValueError:
+        pass
+    raise config.ConfigError(f"load {name!r} is not rate:<requests per second> (or rate:inf) or "
+                             f"concurrency:<n>; set BENCH_SERVE_LOADS like {DEFAULT_LOADS}")
+
+
+def goodput_limits_s(text: str | None = None) -> dict[str, float]:
+    """vLLM's --goodput syntax, milliseconds → seconds."""
+    text = text if text is not None else os.environ.get("BENCH_SERVE_GOODPUT", DEFAULT_GOODPUT)
+    out = {}
+    for item in filter(None, (x.strip() for x in text.replace(" ", ",").split(","))):
+        key, _, ms = item.partition(":")
+        try:
+            value = float(ms)
+        except ValueError:
+            value = -1.0
+        if key not in ("ttft", "tpot", "e2el") or value < 0:
+            raise config.ConfigError(f"BENCH_SERVE_GOODPUT item {item!r} is not ttft|tpot|e2el:<milliseconds>, "
+                                     f"e.g. {DEFAULT_GOODPUT}")
+        out[key] = value / 1000.0
+    return out
+
+
+def endpoint() -> str:
+    name = os.environ.get("BENCH_SERVE_ENDPOINT", "completions")
+    if name not in serve.ENDPOINTS:
+        raise config.ConfigError(f"BENCH_SERVE_ENDPOINT={name!r}; use one of {', '.join(serve.ENDPOINTS)}")
+    return name
+
+
+def serve_requests(model: str, endpoint_name: str, n: int, max_tokens: int) -> list[serve.ServeRequest]:
+    """The task sets' test prompts, taken in turn from each task in BENCH_TASKS. Completions get the
+    chat-templated text (the same prompt the offline benchmarks feed as ids), chat the messages."""
+    tok = cases.tokenizer_for(model)
+    tasks = config.task_names()
+    per_task = [cases.examples_for(t, math.ceil(n / len(tasks))) for t in tasks]
+    examples = [ex for group in zip(*per_task) for ex in group][:n]
+    out = []
+    for ex in examples:
+        messages = [{"role": "user", "content": ex.prompt}]
+        text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, enable_thinking=False)
+        prompt_len = len(tok(text, add_special_tokens=False).input_ids)
+        out.append(serve.ServeRequest(messages if endpoint_name == "chat" else text, prompt_len, max_tokens))
+    return out
+
+
+def start_server(kind: str, model: str) -> servers.Server:
+    """A ready server of `kind` (llamacpp, vllm, url) serving `model` on 127.0.0.1."""
+    spec = get_spec(model)
+    if kind == "url":
+        url = os.environ.get("BENCH_SERVE_URL")
+        if not url:
+            raise NotImplementedError("no BENCH_SERVE_URL given: set it to a running OpenAI-compatible server")
+        return servers.external(url, os.environ.get("BENCH_SERVE_MODEL"))
+    port = servers.free_port()
+    if kind == "llamacpp":
+        servers.llamacpp_available()
+        try:
+            from bench_lib.gguf_export import cached_gguf
+        except ImportError as exc:
+            raise EngineUnavailable(f"GGUF export is not available ({exc})") from exc
+        device = config.device()
+        gguf = cached_gguf(model, {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}[config.dtype_name(device)])
+        gpu_layers = -1 if device.startswith("cuda") else 0
+        cmd = servers.llamacpp_command(gguf, port, model, n_threads=_threads(), n_gpu_layers=gpu_layers)
+        return servers.start("llamacpp", cmd, port, model, READY_TIMEOUT_S[kind])
+    if kind == "vllm":
+        if spec.kind == "arch":
+            raise NotImplementedError("vLLM loads weights from disk; architecture-only models have none saved")
+        python = servers.vllm_python()
+        device = config.device()
+        cmd = servers.vllm_command(spec.location, port, model, config.dtype_name(device), python=python)
+        return servers.start("vllm", cmd, port, model, READY_TIMEOUT_S[kind],
+                             env=servers.vllm_env(device, offline=spec.kind != "hub"))
+    raise KeyError(f"unknown server kind {kind!r}; use llamacpp, vllm or url")
+
+
+def _threads() -> int | None:
+    return int(os.environ["BENCH_THREADS"]) if os.environ.get("BENCH_THREADS") else None
+
+
+def serving_result(server: servers.Server, model: str, load: str) -> dict:
+    """One load against a running server: metrics, the first failures, and the settings used."""
+    server.check_alive()
+    s, ep = size(), endpoint()
+    requests = serve_requests(model, ep, s.num_requests, s.max_tokens)
+    run = serve.run_load(server.base_url, ep, server.model, requests, request_timeout_s=s.request_timeout_s,
+                         run_timeout_s=s.run_timeout_s, **parse_load(load))
+    values = serve.serving_metrics(run, cases.tokenizer_for(model), goodput_limits_s())
+    values["serve_server_peak_rss_bytes"] = servers.peak_rss_bytes(server)
+    return {"metrics": values, "failures": serve.failures(run), "settings": {**run.settings, "load": load,
+            "max_tokens": s.max_tokens, "server": server.kind, "model": model, "profile": config.profile().name}}
+
+
+def serving_grid(kind: str, models: Iterable[str], load_names: Iterable[str]) -> dict:
+    """{(model, load): {"result"|"skip"|"error": ...}} for one server kind."""
+    load_names = list(load_names)
+    out = {}
+    for model in models:
+        try:
+            server = start_server(kind, model)
+        except (EngineUnavailable, NotImplementedError) as exc:
+            out.update({(model, ld): {"skip": str(exc)} for ld in load_names})
+            continue
+        except Exception as exc:  # a server that never became ready: recorded for each of its loads
+            out.update({(model, ld): {"error": f"{type(exc).__name__}: {exc}"} for ld in load_names})
+            continue
+        with servers.running(server):
+            grid = cases.run_grid(lambda ld: serving_result(server, model, ld), [(ld,) for ld in load_names])
+        out.update({(model, ld): v for (ld,), v in grid.items()})
+    return out
