@@ -9,7 +9,7 @@ the wrong way by more than its noise allows:
 and, where asv stored repeat statistics (time_/peakmem_), only when asv's own test finds the two
 runs different (Mann-Whitney U on the samples when recorded, else disjoint 99% CIs). The A/A
 noise is the relative difference seen when the same commit was run twice on this machine
-(`--calibrate A.json B.json`), kept per benchmark in results/<machine>/aa-noise.json.
+(`--calibrate A.json B.json`), kept per benchmark in results/<machine>/aa-noise.txt.
 
 Modes: compare (default), --machines A B (ratio table of two machines at one commit),
 --calibrate (store A/A noise). Exit status: 1 when something regressed, 2 on bad input.
@@ -27,7 +27,7 @@ from pathlib import Path
 from bench_lib import asv_results
 from bench_lib.asv_results import Row
 
-NOISE_FILE = "aa-noise.json"
+NOISE_FILE = "aa-noise.txt"  # JSON; not .json, which asv would try to read as a result file
 
 
 @dataclass
@@ -77,16 +77,17 @@ def stats_test(base: Row, cur: Row) -> tuple[bool | None, str]:
 def reproduce_command(row: Row, profile: str) -> str:
     """The one asv invocation that re-measures this benchmark and parameter combination."""
     import re
+    import shlex
 
     env = [f"BENCH_PROFILE={profile}"]
     for name, var in (("model", "BENCH_MODELS"), ("task", "BENCH_TASKS")):
         if name in row.params:
-            env.append(f"{var}={row.params[name]}")
+            env.append(f"{var}={shlex.quote(row.params[name])}")
     regex = "^" + re.escape(row.benchmark)
     if row.raw_params:
         regex += re.escape("(" + ", ".join(row.raw_params) + ")")
     return (f"{' '.join(env)} asv run --python=same --launch-method spawn --machine {row.machine} "
-            f"--set-commit-hash {row.commit} --bench '{regex}$'")
+            f"--set-commit-hash {row.commit} --bench {shlex.quote(regex + '$')}")
 
 
 def decide(base_rows: list[Row], cur: Row, aa: float | None, opts) -> Change:

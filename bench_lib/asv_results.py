@@ -27,8 +27,9 @@ class Row:
     raw_params: tuple = ()  # parameter values as asv wrote them (repr), for `asv run --bench`
 
 
-# Files kept beside asv's result files that are not results themselves.
-NOT_RESULTS = {"machine.json", "fingerprint.json", "aa-noise.json"}
+# Other files kept beside the results (fingerprint.txt, aa-noise.txt) do not end in .json:
+# asv warns about every .json under results/ that is not a result file.
+NOT_RESULTS = {"machine.json"}
 
 
 def benchmark_info(results_dir: Path) -> dict:

@@ -1,7 +1,8 @@
 """`llm-bench fingerprint`: print this machine's fingerprint, or register it as the asv machine.
 
 --asv-machine writes the entry into ~/.asv-machine.json (through asv's own MachineCollection)
-and the full record to <results>/<machine>/fingerprint.json; then run asv with
+and the full record (JSON) to <results>/<machine>/fingerprint.txt (not .json: asv would try to
+read that as a result file); then run asv with
 `--machine "$(llm-bench fingerprint --name)"` so the results land in that machine's series.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ def register_asv_machine(record: dict, results: Path) -> Path:
     from asv.machine import MachineCollection
 
     MachineCollection.save(record["machine"], fingerprint.asv_machine_entry(record))
-    path = Path(results) / record["machine"] / "fingerprint.json"
+    path = Path(results) / record["machine"] / "fingerprint.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     return path
