@@ -91,7 +91,7 @@ def reproduce_command(row: Row, profile: str) -> str:
 
 
 def decide(base_rows: list[Row], cur: Row, aa: float | None, opts) -> Change:
-    match = asv_results.resolve_metric(cur.benchmark, cur.unit)
+    match = asv_results.resolve_metric(cur.benchmark, cur.unit, suite=opts.suite)
     values = [r.value for r in base_rows]
     base = statistics.median(values)
     change = relative(base, cur.value)
@@ -203,7 +203,8 @@ def compare(rows: list[Row], machine: str, commit: str, baselines: list[str], no
             "lost": lost, "new": sorted(new)}
 
 
-def cross_machines(rows: list[Row], machine_a: str, machine_b: str, commit_ref: str | None) -> dict:
+def cross_machines(rows: list[Row], machine_a: str, machine_b: str, commit_ref: str | None,
+                   suite: dict | None = None) -> dict:
     shared = sorted({r.commit for r in rows if r.machine == machine_a} & {r.commit for r in rows if r.machine == machine_b})
     if commit_ref:
         commit = asv_results.find_commit(rows, machine_a, commit_ref)
@@ -220,7 +221,7 @@ def cross_machines(rows: list[Row], machine_a: str, machine_b: str, commit_ref: 
         ra, rb = a[key], b[key]
         if not (_numeric(ra.value) and _numeric(rb.value)):
             continue
-        match = asv_results.resolve_metric(ra.benchmark, ra.unit)
+        match = asv_results.resolve_metric(ra.benchmark, ra.unit, suite=suite)
         ratio = 1.0 + relative(ra.value, rb.value)
         better = ("same" if ratio == 1 else "unknown direction" if match.higher_is_better is None
                   else machine_b if (ratio > 1) == match.higher_is_better else machine_a)
@@ -306,6 +307,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--profile", default=os.environ.get("BENCH_PROFILE", "smoke"),
                         help="BENCH_PROFILE written into the reproduce commands")
     parser.add_argument("--repo", type=Path, default=Path("."), help="git checkout, to order commits")
+    parser.add_argument("--benchmarks", type=Path, default=Path("benchmarks"),
+                        help="asv benchmark suite, read for each track_'s metric ('none': match names only)")
     parser.add_argument("--markdown", type=Path, help="also write the markdown report here")
     parser.add_argument("--json", type=Path, help="write the report as JSON here")
 
@@ -322,8 +325,9 @@ def build(args) -> tuple[dict | None, str]:
     rows = asv_results.load(args.results)
     if not rows:
         raise ValueError(f"no asv results under {args.results}; run `make bench` first")
+    args.suite = asv_results.suite_metrics(args.benchmarks) if str(args.benchmarks) != "none" else {}
     if args.machines:
-        rep = cross_machines(rows, *(pick_machine(rows, m) for m in args.machines), args.commit)
+        rep = cross_machines(rows, *(pick_machine(rows, m) for m in args.machines), args.commit, args.suite)
         return rep, render_machines(rep)
     machine = pick_machine(rows, args.machine)
     order = asv_results.commits_in_order(rows, machine, args.repo)

@@ -107,9 +107,49 @@ def _class_prefixes(bench: str) -> list[str]:
     return ["".join(words[:i]).lower() for i in range(len(words), 0, -1)]
 
 
-def resolve_metric(bench: str, unit: str, metrics: dict | None = None) -> MetricMatch:
+def suite_metrics(benchmark_dir: Path | str = "benchmarks") -> dict[str, str]:
+    """{asv benchmark name: metric name} read from the suite itself: a track_ method made by
+    benchmarks.common.track keeps the metric name in its closure and the record's description
+    as its docstring. Benchmarks no longer in the
+    suite (old results) fall back to the name-and-unit match in resolve_metric."""
+    import inspect
+    import sys
+
+    from bench_lib.metrics import METRICS
+
+    root = Path(benchmark_dir).resolve()
+    if not (root / "__init__.py").exists():
+        return {}
+    from asv_runner.discovery import disc_benchmarks
+
+    sys.path.insert(0, str(root.parent))
+    out = {}
+    try:
+        for bench in disc_benchmarks(str(root)):
+            func = getattr(bench, "func", None)
+            if func is None or not bench.name.rsplit(".", 1)[-1].startswith("track_"):
+                continue
+            doc = func.__doc__ or ""
+            name = inspect.getclosurevars(func).nonlocals.get("name")
+            if name in METRICS and doc.startswith(METRICS[name].description):
+                out[bench.name] = name
+                continue
+            # Written by hand with the record's wording: the description and unit name it.
+            named = [m.name for m in METRICS.values() if doc.startswith(f"{m.description} ({m.unit}")]
+            if len(named) == 1:
+                out[bench.name] = named[0]
+    except Exception as exc:  # a suite that does not import still leaves the name match
+        print(f"llm-bench: could not read metric names from {root}: {exc}", file=sys.stderr)
+    finally:
+        sys.path.remove(str(root.parent))
+    return out
+
+
+def resolve_metric(bench: str, unit: str, metrics: dict | None = None, suite: dict | None = None) -> MetricMatch:
     if metrics is None:
         from bench_lib.metrics import METRICS as metrics
+    if suite and suite.get(bench) in metrics:
+        return MetricMatch(suite[bench], metrics[suite[bench]].higher_is_better, "suite")
     method = bench.rsplit(".", 1)[-1]
     if method.startswith("time_"):
         return MetricMatch(None, False, "time_")
@@ -129,6 +169,13 @@ def resolve_metric(bench: str, unit: str, metrics: dict | None = None) -> Metric
     tiers.append([m for m in found if m.name.endswith(f"_{suffix}") and "_" not in m.name[:-len(suffix) - 1]])
     tiers.append(found)
     found = next((t for t in tiers if t), [])
+    if len(found) > 1:
+        # Several areas register the same quantity under their own prefix (train_tokens_per_s
+        # beside output_tokens_per_s): a class outside that area means the unprefixed one.
+        words = [m.split("_", 1)[0] for m in metrics]
+        families = {w for w in words if words.count(w) >= 3} - set(_class_prefixes(bench))
+        outside = [m for m in found if m.name.split("_", 1)[0] not in families]
+        found = outside if len(outside) == 1 else found
     if len(found) == 1:
         return MetricMatch(found[0].name, found[0].higher_is_better, "name+unit")
     directions = {m.higher_is_better for m in found}

@@ -24,7 +24,7 @@ def run_alerts(synth, *extra: str, capsys=None) -> tuple[int, dict, str]:
     out = synth["repo"] / f"alerts-{len(extra)}-{abs(hash(extra))}.json"
     parser = __import__("argparse").ArgumentParser()
     alerts.add_arguments(parser)
-    args = parser.parse_args(["--results", str(synth["results"]), "--repo", str(synth["repo"]),
+    args = parser.parse_args(["--results", str(synth["results"]), "--repo", str(synth["repo"]), "--benchmarks", "none",
                               "--json", str(out), *extra])
     rc = alerts.run(args)
     text = capsys.readouterr().out if capsys else ""

@@ -1,0 +1,265 @@
+"""`llm-bench report`: the summary sheet researchers keep by hand, from the newest asv results.
+
+Per task, one row per configuration (benchmark class x parameters x machine): task score, peak
+memory, latency, tokens/s and cost per million generated tokens at a price per hour set per
+machine (--price MACHINE=USD, or --price '*=USD'). Written as markdown and CSV, with Pareto plots
+(task score against peak memory and against latency) and a page linking them beside the asv
+dashboard: html/report/index.html. Run it after `asv publish`, which empties html/.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench_lib import asv_results
+
+# The score each task is judged by (the one the researchers report); other task metrics stay
+# in the asv dashboard.
+HEADLINE = {"arc": "arc_macro_f1", "squad": "squad_f1", "openmath": "openmath_absdiff"}
+MEMORY = ("cuda_max_allocated_bytes", "peak_rss_bytes")  # GPU peak where measured, else RSS
+COLUMNS = ["task", "machine", "configuration", "score_metric", "score", "peak_memory_bytes",
+           "memory_metric", "latency_s", "tokens_per_s", "usd_per_hour", "usd_per_million_tokens"]
+
+
+@dataclass
+class Config:
+    machine: str
+    commit: str
+    name: str                      # benchmark class, e.g. bench_inference.ArcInference
+    params: dict
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        cls = self.name.rsplit(".", 1)[-1]
+        return f"{cls}({', '.join(f'{k}={v}' for k, v in self.params.items())})"
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def configurations(rows: list[asv_results.Row], suite: dict | None = None) -> list[Config]:
+    """Group the track_ values of one class and parameter combination into one configuration."""
+    configs: dict[tuple, Config] = {}
+    for r in rows:
+        if not _finite(r.value):
+            continue
+        match = asv_results.resolve_metric(r.benchmark, r.unit, suite=suite)
+        if match.metric is None:
+            continue
+        cls = r.benchmark.rsplit(".", 1)[0]
+        key = (r.machine, cls, tuple(sorted(r.params.items())))
+        cfg = configs.setdefault(key, Config(r.machine, r.commit, cls, dict(r.params)))
+        cfg.metrics[match.metric] = r.value
+    return list(configs.values())
+
+
+def task_of(cfg: Config) -> str | None:
+    if cfg.params.get("task") in HEADLINE:
+        return cfg.params["task"]
+    return next((t for t, m in HEADLINE.items() if m in cfg.metrics), None)
+
+
+def parse_prices(items: list[str]) -> dict[str, float]:
+    prices = {}
+    for item in items or []:
+        machine, sep, value = item.partition("=")
+        try:
+            prices[machine] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not machine:
+            raise ValueError(f"--price {item!r}: write MACHINE=USD_PER_HOUR (or '*=USD_PER_HOUR' for every machine)")
+    return prices
+
+
+def summary_rows(configs: list[Config], prices: dict[str, float]) -> list[dict]:
+    out = []
+    for cfg in configs:
+        task = task_of(cfg)
+        if task is None:
+            continue
+        mem_metric = next((m for m in MEMORY if m in cfg.metrics), None)
+        tps = cfg.metrics.get("output_tokens_per_s")
+        price = prices.get(cfg.machine, prices.get("*"))
+        out.append({
+            "task": task, "machine": cfg.machine, "configuration": cfg.label,
+            "score_metric": HEADLINE[task], "score": cfg.metrics.get(HEADLINE[task]),
+            "peak_memory_bytes": cfg.metrics.get(mem_metric) if mem_metric else None,
+            "memory_metric": mem_metric, "latency_s": cfg.metrics.get("e2e_latency_s"),
+            "tokens_per_s": tps, "usd_per_hour": price,
+            # price per second over tokens per second: dollars per token, per million tokens.
+            "usd_per_million_tokens": price / 3600 / tps * 1e6 if price is not None and tps else None,
+        })
+    return sorted(out, key=lambda r: (r["task"], r["machine"], r["configuration"]))
+
+
+def _cell(v, kind: str) -> str:
+    if v is None:
+        return "n/a"
+    return {"bytes": f"{v / 2**20:.1f} MiB", "s": f"{v * 1e3:.1f} ms", "usd": f"${v:.4g}"}.get(kind, f"{v:.4g}")
+
+
+def markdown(rows: list[dict], commit_note: str) -> str:
+    out = [f"# llm-bench summary ({commit_note})", ""]
+    for task in sorted({r["task"] for r in rows}):
+        trs = [r for r in rows if r["task"] == task]
+        out += [f"## {task}: {trs[0]['score_metric']}", "",
+                "| configuration | machine | task score | peak memory | latency | tokens/s | $ / M tokens |",
+                "|---|---|---|---|---|---|---|"]
+        out += [f"| {r['configuration']} | {r['machine']} | {_cell(r['score'], '')} "
+                f"| {_cell(r['peak_memory_bytes'], 'bytes')}{' (GPU)' if r['memory_metric'] == MEMORY[0] else ''} "
+                f"| {_cell(r['latency_s'], 's')} | {_cell(r['tokens_per_s'], '')} "
+                f"| {_cell(r['usd_per_million_tokens'], 'usd')} |" for r in trs]
+        out.append("")
+    if not rows:
+        out.append("No configuration with a task score in these results.")
+    return "\n".join(out) + "\n"
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def pareto_front(points: list[tuple[float, float]], higher_score_better: bool) -> list[int]:
+    """Indices of the points no other point beats on both cost (x, lower is better) and score."""
+    def beats(p, q):
+        better_score = p[1] >= q[1] if higher_score_better else p[1] <= q[1]
+        return p[0] <= q[0] and better_score and p != q
+    return [i for i, q in enumerate(points) if not any(beats(p, q) for p in points)]
+
+
+def pareto_plot(rows: list[dict], x_key: str, x_label: str, path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from bench_lib.metrics import METRICS
+
+    pts = [r for r in rows if _finite(r["score"]) and _finite(r[x_key])]
+    if not pts:
+        return False
+    scale = 2**-20 if x_key == "peak_memory_bytes" else 1e3
+    xy = [(r[x_key] * scale, r["score"]) for r in pts]
+    higher = METRICS[pts[0]["score_metric"]].higher_is_better
+    front = sorted(pareto_front(xy, higher), key=lambda i: xy[i][0])
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    ax.scatter([p[0] for p in xy], [p[1] for p in xy], color="0.6", label="configuration")
+    ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "o-", color="C0", label="Pareto front")
+    for (x, y), r in zip(xy, pts):
+        ax.annotate(f"{r['configuration']}\n{r['machine']}", (x, y), fontsize=6, xytext=(3, 3),
+                    textcoords="offset points")
+    ax.set_xlabel(f"{x_label} (lower is better)")
+    ax.set_ylabel(f"{pts[0]['score_metric']} ({'higher' if higher else 'lower'} is better)")
+    ax.set_title(f"{pts[0]['task']}: task score vs {x_label}")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>llm-bench report</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}td:first-child{{text-align:left}}
+img{{max-width:48%;margin:.5em 1% 0 0}}#broken{{color:#b00}}</style></head>
+<body data-images="{n_images}">
+<h1>llm-bench report</h1>
+<p>{note} &middot; <a href="../index.html">asv dashboard</a> &middot; <a href="summary.md">summary.md</a>
+&middot; <a href="summary.csv">summary.csv</a></p>
+<p id="broken"></p>
+{sections}
+<script>
+// Say so on the page when a plot does not load (a moved or missing file), instead of a blank gap.
+window.addEventListener("load", function () {{
+  var bad = Array.prototype.filter.call(document.images, function (i) {{ return !i.naturalWidth; }});
+  document.body.dataset.brokenImages = String(bad.length);
+  if (bad.length) document.getElementById("broken").textContent = bad.length + " plot(s) failed to load";
+}});
+</script>
+</body></html>
+"""
+
+
+def html_table(rows: list[dict]) -> str:
+    head = "<tr><th>configuration</th><th>machine</th><th>task score</th><th>peak memory</th><th>latency</th>" \
+           "<th>tokens/s</th><th>$ / M tokens</th></tr>"
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in (
+            r["configuration"], r["machine"], _cell(r["score"], ""), _cell(r["peak_memory_bytes"], "bytes"),
+            _cell(r["latency_s"], "s"), _cell(r["tokens_per_s"], ""), _cell(r["usd_per_million_tokens"], "usd"))) + "</tr>"
+        for r in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def write_report(rows: list[dict], out_dir: Path, note: str) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.md").write_text(markdown(rows, note))
+    write_csv(rows, out_dir / "summary.csv")
+    sections, images = [], []
+    for task in sorted({r["task"] for r in rows}):
+        trs = [r for r in rows if r["task"] == task]
+        imgs = []
+        for x_key, x_label, stem in (("peak_memory_bytes", "peak memory (MiB)", "memory"),
+                                     ("latency_s", "latency (ms)", "latency")):
+            name = f"pareto-{task}-{stem}.png"
+            if pareto_plot(trs, x_key, x_label, out_dir / name):
+                imgs.append(name)
+        images += imgs
+        plots = "".join(f'<img src="{n}" alt="{html.escape(task)} Pareto plot">' for n in imgs) \
+            or "<p>No configuration with both a task score and this cost: nothing to plot.</p>"
+        sections.append(f"<h2>{html.escape(task)}: {html.escape(trs[0]['score_metric'])}</h2>"
+                        f"{html_table(trs)}{plots}")
+    if not sections:
+        sections.append("<p>No configuration with a task score in these results.</p>")
+    (out_dir / "index.html").write_text(_PAGE.format(n_images=len(images), note=html.escape(note),
+                                                     sections="\n".join(sections)))
+    return {"page": out_dir / "index.html", "images": images}
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--results", type=Path, default=Path("results"), help="asv results directory")
+    parser.add_argument("--html", type=Path, default=Path("html"), help="asv html directory; the report goes in <html>/report")
+    parser.add_argument("--machine", action="append", help="only these machines (default: all)")
+    parser.add_argument("--benchmarks", type=Path, default=Path("benchmarks"),
+                        help="asv benchmark suite, read for each track_'s metric ('none': match names only)")
+    parser.add_argument("--price", action="append", metavar="MACHINE=USD",
+                        help="price per hour of a machine ('*=USD' for all), for the cost per million tokens")
+
+
+def run(args) -> int:
+    try:
+        prices = parse_prices(args.price)
+    except ValueError as exc:
+        print(f"llm-bench report: {exc}", file=sys.stderr)
+        return 2
+    rows = asv_results.latest(asv_results.load(args.results)) if Path(args.results).is_dir() else []
+    if args.machine:
+        unknown = set(args.machine) - {r.machine for r in rows}
+        if unknown:
+            print(f"llm-bench report: no results for machine(s) {sorted(unknown)}; "
+                  f"known: {asv_results.machines(rows)}", file=sys.stderr)
+            return 2
+        rows = [r for r in rows if r.machine in args.machine]
+    if not rows:
+        print(f"llm-bench report: no asv results under {args.results}; run `make bench` first", file=sys.stderr)
+        return 1
+    note = ", ".join(f"{m} @ {next(r.commit for r in rows if r.machine == m)[:10]}"
+                     for m in asv_results.machines(rows))
+    suite = asv_results.suite_metrics(args.benchmarks) if str(args.benchmarks) != "none" else {}
+    table = summary_rows(configurations(rows, suite), prices)
+    out = write_report(table, Path(args.html) / "report", note)
+    print(markdown(table, note), end="")
+    print(f"report: {out['page']} ({len(out['images'])} plots)", file=sys.stderr)
+    return 0
