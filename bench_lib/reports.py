@@ -153,7 +153,9 @@ def pareto_plot(rows: list[dict], x_key: str, x_label: str, path: Path) -> bool:
     front = sorted(pareto_front(xy, higher), key=lambda i: xy[i][0])
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     ax.scatter([p[0] for p in xy], [p[1] for p in xy], color="0.6", label="configuration")
-    ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "o-", color="C0", label="Pareto front")
+    ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "o-", color="C0", label="Pareto front",
+            drawstyle="steps-post")
+    ax.margins(x=0.3, y=0.15)  # room for the labels
     for (x, y), r in zip(xy, pts):
         ax.annotate(f"{r['configuration']}\n{r['machine']}", (x, y), fontsize=6, xytext=(3, 3),
                     textcoords="offset points")

@@ -135,7 +135,8 @@ def register_machine(repo: Path, home: Path, fake_gpu: str | None = None) -> str
     return out.stdout.strip()
 
 
-def build(tmp: Path) -> dict:
+def project(tmp: Path) -> tuple[Path, Path]:
+    """The synthetic asv project (a git repo) and a private HOME for asv's machine file."""
     repo, home = tmp / "proj", tmp / "home"
     (repo / "benchmarks").mkdir(parents=True)
     home.mkdir()
@@ -146,6 +147,11 @@ def build(tmp: Path) -> dict:
             "html_dir": "html", "build_command": [], "install_command": [], "uninstall_command": []}
     (repo / "asv.conf.json").write_text(json.dumps(conf))
     git(repo, "init", "-q", "-b", "main")
+    return repo, home
+
+
+def build(tmp: Path) -> dict:
+    repo, home = project(tmp)
     machine = register_machine(repo, home)
     gpu_machine = register_machine(repo, home, "NVIDIA H100 80GB HBM3, 81559, 550.54.15, 9.0")
     a = commit(repo, KNOBS_A, "A", "2026-01-01T00:00:00")
@@ -165,3 +171,13 @@ def build(tmp: Path) -> dict:
     asv_run(repo, home, gpu_machine, b)
     return {"repo": repo, "home": home, "results": repo / "results", "machine": machine,
             "gpu_machine": gpu_machine, "a": a, "a2": a2, "b": b, "aa_pair": (saved, aa_second)}
+
+
+def build_single(tmp: Path) -> dict:
+    """One commit measured on one machine, published with `asv publish` (for the report tests)."""
+    repo, home = project(tmp)
+    machine = register_machine(repo, home)
+    a = commit(repo, KNOBS_A, "A", "2026-01-01T00:00:00")
+    asv_run(repo, home, machine, a)
+    subprocess.run([ASV, "publish"], cwd=repo, env=tool_env(home), check=True, capture_output=True, timeout=300)
+    return {"repo": repo, "home": home, "results": repo / "results", "machine": machine, "a": a}
