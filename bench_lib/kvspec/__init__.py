@@ -1,0 +1,1 @@
+"""KV-cache quantization (kvcache.py) and speculative decoding (speculative.py, acceptance.py)."""
