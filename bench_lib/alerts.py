@@ -87,7 +87,17 @@ def reproduce_command(row: Row, profile: str) -> str:
     if row.raw_params:
         regex += re.escape("(" + ", ".join(row.raw_params) + ")")
     return (f"{' '.join(env)} asv run --python=same --launch-method spawn --machine {row.machine} "
-            f"--set-commit-hash {row.commit} --bench {shlex.quote(regex + '$')}")
+            f"--set-commit-hash {row.commit} --bench {_shell_regex(regex + '$')}")
+
+
+def _shell_regex(regex: str) -> str:
+    """Double quotes where the shell leaves the regex as it is (readable with asv's quoted
+    string parameters), else shlex quoting."""
+    if not any(ch in regex for ch in '"`!') and "\\\\" not in regex and "$" not in regex[:-1]:
+        return f'"{regex}"'
+    import shlex
+
+    return shlex.quote(regex)
 
 
 def decide(base_rows: list[Row], cur: Row, aa: float | None, opts) -> Change:

@@ -3,7 +3,7 @@ drops in tokens/s and F1 are flagged by name; rises and an unchanged A/A pair ar
 from __future__ import annotations
 
 import json
-import shlex
+import subprocess
 from types import SimpleNamespace
 
 import pytest
@@ -57,6 +57,16 @@ def test_injected_slowdown_and_drops_are_flagged_rises_are_not(synth, capsys):
     assert "Sleep.time_sleep(case=steady)" not in text.split("## Improvements")[0].split("## Regressions")[1]
 
 
+def test_lost_value_and_window_baseline(synth, capsys):
+    rc, rep, text = run_alerts(synth, "--machine", synth["machine"], "--commit", synth["b"][:8],
+                               "--window", "2", capsys=capsys)
+    assert rc == 1 and rep["baseline_commits"] == [synth["a"], synth["a2"]]
+    assert [x["label"] for x in rep["lost"]] == ["bench_synth.SquadSynth.track_wibble(case=steady)"]
+    assert "## No value now" in text
+    f1 = next(c for c in rep["changes"] if c["label"].endswith("track_f1(case=drop)"))
+    assert f1["baseline"] == 50.0 and f1["noise"]["window_spread"] == 0.0
+
+
 def test_unchanged_pair_gets_no_alert(synth, capsys):
     rc, rep, text = run_alerts(synth, "--machine", synth["machine"], "--commit", synth["a2"][:8], capsys=capsys)
     assert rc == 0
@@ -70,7 +80,10 @@ def test_reproduce_command_selects_exactly_that_benchmark(synth, capsys):
     _, rep, _ = run_alerts(synth, "--machine", synth["machine"], "--commit", synth["b"][:8], capsys=capsys)
     cmd = next(c for c in rep["changes"] if c["label"].endswith("time_sleep(case=slowed)"))["command"]
     assert f"--set-commit-hash {synth['b']}" in cmd and "BENCH_PROFILE=" in cmd
-    regex = shlex.split(cmd)[shlex.split(cmd).index("--bench") + 1]
+    # The regex as bash hands it to asv (the command is meant to be pasted into a shell).
+    args = cmd.split(" asv run ", 1)[1]
+    regex = subprocess.run(["bash", "-c", 'f() { while [ "$1" != --bench ]; do shift; done; printf %s "$2"; }; f '
+                            + args], capture_output=True, text=True, check=True).stdout
     # asv's own selection: Benchmarks.load filters benchmarks.json with the regex the way `asv run` does.
     from asv.benchmarks import Benchmarks
     from asv.config import Config

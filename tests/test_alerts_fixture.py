@@ -6,7 +6,7 @@ time_sleep sleeps for a set time; the track_ methods return set values. Commits:
   A   baseline knobs                      (run twice: the A/A calibration pair)
   A2  a docs-only commit, same knobs      (an unchanged A/A pair against A)
   B   'slowed' sleeps 15% longer; 'drop' cases of F1 and tokens/s fall 20%, 'rise' cases rise 20%;
-      an unregistered metric (track_wibble) doubles
+      an unregistered metric (track_wibble) doubles in one case and fails in another
 """
 from __future__ import annotations
 
@@ -46,7 +46,10 @@ class Sleep:
 
 def _track(key, unit):
     def method(self, *params):
-        return _knobs()[key][",".join(params)]
+        value = _knobs()[key][",".join(params)]
+        if value is None:
+            raise RuntimeError("this knob makes the benchmark fail")
+        return value
     method.unit = unit
     return method
 
@@ -89,6 +92,7 @@ def knobs_b() -> dict:
         k[key]["drop"] *= 0.8
         k[key]["rise"] *= 1.2
     k["wibble"]["drop"] = 2.0
+    k["wibble"]["steady"] = None  # fails on B: had a value on the baseline, none now
     return k
 
 
@@ -117,7 +121,9 @@ def tool_env(home: Path) -> dict:
 def asv_run(repo: Path, home: Path, machine: str, sha: str) -> Path:
     subprocess.run([ASV, "run", "--python=same", "--record-samples", "--machine", machine,
                     "--launch-method", "forkserver", "--set-commit-hash", sha, "--show-stderr"],
-                   cwd=repo, env=tool_env(home), check=True, capture_output=True, text=True, timeout=300)
+                   cwd=repo, env=tool_env(home), capture_output=True, text=True, timeout=300)
+    # asv exits non-zero when a benchmark fails (commit B makes one fail on purpose); the result
+    # file records it, and its absence means asv itself did not run.
     (path,) = (repo / "results" / machine).glob(f"{sha[:8]}-*.json")
     return path
 
