@@ -1,0 +1,160 @@
+"""Case functions of the train suite, shared by benchmarks/bench_train.py, the tests and the CLI.
+
+Every function builds a fresh model for its combination (a method rewrites the model it is
+given), so combinations are independent; grids go through cases.run_grid, which records a
+skip or an error per combination instead of stopping.
+"""
+from __future__ import annotations
+
+import functools
+import gc
+from typing import Callable, Iterable
+
+from bench_lib import config
+from bench_lib.cases import run_grid
+
+RATIO_MODEL = "arch:Qwen/Qwen3-8B"
+# The published study's configurations (../shared/CONTEXT.md): LoRA and QLoRA at r=256, VeRA at r=512.
+RATIO_RUNS = {"lora": 256, "qlora-nf4": 256, "vera": 512}
+
+
+def _settings():
+    from bench_lib.train import settings
+
+    dev = config.device()
+    return dev, config.dtype_name(dev), settings.tier()
+
+
+def step_task() -> str:
+    """Which task's train split feeds the step benchmark (its tokens only; speed does not depend on it)."""
+    names = config.task_names()
+    return "openmath" if "openmath" in names else names[0]
+
+
+@functools.lru_cache(maxsize=4)
+def _train_examples(task: str):
+    from bench_lib.tasks.loading import load_examples
+
+    return tuple(load_examples(task, "train"))
+
+
+def fixed_batch(model: str, shape: str, seed: int = 0) -> dict:
+    from bench_lib.cases import tokenizer_for
+    from bench_lib.train import data, settings
+
+    batch_size, seq_len = settings.parse_shape(shape)
+    return data.fixed_batch(tokenizer_for(model), _train_examples(step_task()), batch_size, seq_len, seed)
+
+
+def _options(optimizer: str = "adamw", grad_ckpt: bool = False, rank: int | None = None, total_steps: int = 10):
+    from bench_lib.train.methods import TrainOptions
+
+    return TrainOptions(optimizer=optimizer, grad_ckpt=grad_ckpt, total_steps=total_steps,
+                        **({"rank": rank} if rank else {}))
+
+
+def _release(device: str) -> None:
+    gc.collect()
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+def step_result(model: str, method: str, shape: str, optimizer: str = "adamw", grad_ckpt: bool = False,
+                rank: int | None = None, save: bool = True) -> dict:
+    """One configuration's step: time, tokens/s, memory, parameters, optimizer state, FLOP/s."""
+    from bench_lib.train.step import build_trainer, step_metrics
+
+    config.apply_threads()
+    device, dtype, tier = _settings()
+    batch = fixed_batch(model, shape)
+    opts = _options(optimizer, grad_ckpt, rank, total_steps=tier.step_warmup + tier.step_repeats)
+    trainer = build_trainer(model, method, opts, device, dtype, seed=0)
+    try:
+        out = step_metrics(trainer, batch, tier.step_warmup, tier.step_repeats, save=save)
+    finally:
+        del trainer
+        _release(device)
+    out.update(model=model, method=method, shape=shape, optimizer=optimizer, grad_ckpt=grad_ckpt,
+               device=device, dtype=dtype, profile=config.profile().name)
+    return out
+
+
+def step_callable(model: str, method: str, shape: str, optimizer: str = "adamw", grad_ckpt: bool = False) -> Callable:
+    """A no-argument function running one more train step (asv time_/peakmem_, pytest-benchmark);
+    the trainer is built and warmed up here, outside the timed call."""
+    from bench_lib.train.step import build_trainer
+
+    config.apply_threads()
+    device, dtype, tier = _settings()
+    batch = fixed_batch(model, shape)
+    trainer = build_trainer(model, method, _options(optimizer, grad_ckpt, total_steps=1000), device, dtype, seed=0)
+    for _ in range(tier.step_warmup):
+        trainer.step(batch)
+    return functools.partial(trainer.step, batch)
+
+
+def step_grid(models: Iterable[str], methods: Iterable[str], shapes: Iterable[str]) -> dict:
+    return run_grid(step_result, [(m, meth, s) for m in models for meth in methods for s in shapes])
+
+
+def options_grid(models: Iterable[str], methods: Iterable[str], optimizers: Iterable[str], grad_ckpts: Iterable[bool],
+                 shape: str) -> dict:
+    combos = [(m, meth, shape, o, g) for m in models for meth in methods for o in optimizers for g in grad_ckpts]
+    return {(m, meth, o, g): v for (m, meth, _, o, g), v in run_grid(step_result, combos).items()}
+
+
+def finetune_result(model: str, method: str, task: str) -> dict:
+    """K steps then the task metric, for every seed; means and 95% intervals across seeds."""
+    from bench_lib.tasks import get_task
+    from bench_lib.train import settings
+    from bench_lib.train.finetune import aggregate, finetune_once
+
+    config.apply_threads()
+    device, dtype, tier = _settings()
+    prof = config.profile()
+    batch_size, seq_len = settings.parse_shape(tier.finetune_shape)
+    per_seed = []
+    for seed in settings.seeds():
+        per_seed.append(finetune_once(model, method, task, _options(), device, dtype, seed, tier.steps,
+                                      batch_size, seq_len, prof.n_examples, max(prof.batch_sizes)))
+        _release(device)
+    names = ("loss", "first_loss", *get_task(task).metric_names)
+    return {"metrics": aggregate(per_seed, names), "per_seed": per_seed, "model": model, "method": method,
+            "task": task, "steps": tier.steps, "shape": tier.finetune_shape, "seeds": len(per_seed),
+            "device": device, "dtype": dtype}
+
+
+def finetune_grid(task: str, models: Iterable[str], methods: Iterable[str]) -> dict:
+    return run_grid(finetune_result, [(m, meth, task) for m in models for meth in methods])
+
+
+def finetune_task_grid(task: str, models: Iterable[str], methods: Iterable[str]) -> dict:
+    """setup_cache body of a task's fine-tune class: its grid, or why it is not run."""
+    if task not in config.task_names():
+        return {"_skip": f"task {task!r} is not in BENCH_TASKS={','.join(config.task_names())}"}
+    return finetune_grid(task, models, methods)
+
+
+def memory_ratio_result(model: str = RATIO_MODEL, shape: str = "1x512", grad_ckpt: bool = False) -> dict:
+    """Training memory of LoRA r=256, QLoRA-nf4 r=256 and VeRA r=512 on one model, and the ratios
+    QLoRA/LoRA and VeRA/LoRA that the published study reports as ≈0.38 and ≈0.80 (allocated)."""
+    device, _, _ = _settings()
+    if not device.startswith("cuda"):
+        raise NotImplementedError(f"the memory-ratio check trains {model} and needs a CUDA GPU (~40 GB); "
+                                  f"this run's device is {device}")
+    runs = {meth: step_result(model, meth, shape, grad_ckpt=grad_ckpt, rank=rank, save=False)["metrics"]
+            for meth, rank in RATIO_RUNS.items()}
+    lora = runs["lora"]
+    metrics = {}
+    for meth in ("qlora-nf4", "vera"):
+        key = meth.split("-")[0]
+        for kind in ("allocated", "reserved"):
+            metrics[f"train_{key}_over_lora_{kind}"] = (runs[meth][f"cuda_max_{kind}_bytes"]
+                                                        / lora[f"cuda_max_{kind}_bytes"])
+    return {"metrics": metrics, "runs": runs, "model": model, "shape": shape, "grad_ckpt": grad_ckpt}
+
+
+def ratio_grid(models: Iterable[str], shapes: Iterable[str]) -> dict:
+    return run_grid(memory_ratio_result, [(m, s) for m in models for s in shapes])
