@@ -164,8 +164,9 @@ def external(url: str, model: str | None = None, timeout_s: float = 10.0) -> Ser
 
 # --- the two servers the suite starts itself ---------------------------------------------------
 
-def llamacpp_command(gguf_path: Path, port: int, model_alias: str, n_ctx: int = 2048,
+def llamacpp_command(gguf_path: Path, port: int, model_alias: str, n_ctx: int = 0,
                      n_threads: int | None = None, n_gpu_layers: int = 0, python: str = sys.executable) -> list[str]:
+    """n_ctx 0: the model's own training context; n_gpu_layers -1: all layers on the GPU."""
     cmd = [python, "-m", "llama_cpp.server", "--model", str(gguf_path), "--model_alias", model_alias,
            "--host", HOST, "--port", str(port), "--n_ctx", str(n_ctx), "--n_gpu_layers", str(n_gpu_layers)]
     if n_threads:
@@ -192,11 +193,14 @@ def vllm_python() -> str:
                             "or `pip install vllm` on a CUDA machine, or point VLLM_PYTHON at an interpreter with vllm")
 
 
-def vllm_command(model_dir: str, port: int, served_name: str, dtype: str, max_model_len: int = 2048,
+def vllm_command(model_dir: str, port: int, served_name: str, dtype: str, max_model_len: int | None = None,
                  python: str | None = None, extra: Sequence[str] = ()) -> list[str]:
-    return [python or vllm_python(), "-m", "vllm.entrypoints.openai.api_server", "--model", model_dir,
-            "--served-model-name", served_name, "--host", HOST, "--port", str(port), "--dtype", dtype,
-            "--max-model-len", str(max_model_len), "--seed", "0", *extra]
+    """max_model_len None: the model's own maximum (vLLM refuses a longer one)."""
+    cmd = [python or vllm_python(), "-m", "vllm.entrypoints.openai.api_server", "--model", model_dir,
+           "--served-model-name", served_name, "--host", HOST, "--port", str(port), "--dtype", dtype, "--seed", "0"]
+    if max_model_len:
+        cmd += ["--max-model-len", str(max_model_len)]
+    return [*cmd, *extra]
 
 
 def vllm_env(device: str, offline: bool) -> dict:

