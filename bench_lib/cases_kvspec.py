@@ -111,3 +111,95 @@ def kv_grid(models, kv_types, contexts, engine: str = "hf") -> dict:
 def kv_task_grid(models, kv_types, tasks) -> dict:
     combos = [(m, k, t) for m in models for k in kv_types for t in tasks]
     return cases.run_grid(kv_task_result, combos)
+
+
+# --- speculative decoding ----------------------------------------------------------------------
+
+# The draft each target gets (same tokenizer); BENCH_DRAFT_MODEL overrides.
+DRAFTS = {
+    "tiny-qwen3": "tiny-qwen3-draft",
+    "Qwen/Qwen3-8B": "Qwen/Qwen3-1.7B", "Qwen/Qwen3-4B": "Qwen/Qwen3-0.6B", "Qwen/Qwen3-1.7B": "Qwen/Qwen3-0.6B",
+    "arch:Qwen/Qwen3-8B": "arch:Qwen/Qwen3-1.7B", "arch:Qwen/Qwen3-4B": "arch:Qwen/Qwen3-0.6B",
+    "meta-llama/Llama-3.1-8B": "meta-llama/Llama-3.2-1B", "arch:meta-llama/Llama-3.1-8B": "arch:meta-llama/Llama-3.2-1B",
+}
+SPEC_MAX_NEW_TOKENS = 64
+
+
+def draft_for(model: str) -> str:
+    import os
+
+    name = os.environ.get("BENCH_DRAFT_MODEL") or DRAFTS.get(model)
+    if not name:
+        raise NotImplementedError(f"no draft model is known for {model!r}; set BENCH_DRAFT_MODEL to one that "
+                                  "shares its tokenizer")
+    return name
+
+
+class SpeculativeMismatch(AssertionError):
+    """Greedy speculative output differs from plain greedy output: a correctness failure."""
+
+
+def spec_prompts(model: str, task: str, n: int) -> list[list[int]]:
+    from bench_lib.workloads.generate import encode_prompts
+
+    return encode_prompts(cases.tokenizer_for(model), cases.examples_for(task, n))
+
+
+def speculative_result(model: str, method: str, task: str, engine: str = "hf", n_prompts: int | None = None) -> dict:
+    """Acceptance statistics, exactness and speedup of one method on a task's prompts; plain greedy
+    decoding runs on the same prompts in the same loop, alternating which goes first."""
+    if engine != "hf":
+        from bench_lib.kvspec import speculative_llamacpp
+
+        return speculative_llamacpp.speculative_result(model, method, task, n_prompts)
+    from bench_lib.engines.hf import _eos_ids
+    from bench_lib.kvspec import speculative as sp
+    from bench_lib.measure.timing import Spread
+
+    device, dtype, prof = _settings()
+    target = _model(model, device, dtype)
+    draft = _model(draft_for(model), device, dtype) if method == "draft" else None
+    kwargs = sp.method_kwargs(method, target, draft)
+    tok = cases.tokenizer_for(model)
+    eos, pad = _eos_ids(target, tok.eos_token_id), tok.pad_token_id
+    prompts = spec_prompts(model, task, n_prompts or prof.n_examples)
+    for _ in range(prof.warmup):
+        sp.generate_one(target, prompts[0], SPEC_MAX_NEW_TOKENS, eos, pad, {})
+        sp.generate_one(target, prompts[0], SPEC_MAX_NEW_TOKENS, eos, pad, kwargs)
+    ratios, plain_tps, spec_tps, acceptance = [], [], [], None
+    for rep in range(prof.repeats):
+        plain_s = spec_s = 0.0
+        tokens, stats = 0, sp.Acceptance()
+        for i, prompt in enumerate(prompts):
+            order = ("plain", "spec") if (rep + i) % 2 == 0 else ("spec", "plain")
+            runs = {name: sp.generate_one(target, prompt, SPEC_MAX_NEW_TOKENS, eos, pad,
+                                          {} if name == "plain" else kwargs) for name in order}
+            if runs["spec"].token_ids != runs["plain"].token_ids:
+                raise SpeculativeMismatch(
+                    f"{method} on {model}, {task} prompt {i}: greedy speculative output differs from plain greedy "
+                    f"at token {_first_difference(runs['plain'].token_ids, runs['spec'].token_ids)} "
+                    f"(plain {runs['plain'].token_ids[:16]}..., speculative {runs['spec'].token_ids[:16]}...)")
+            plain_s, spec_s = plain_s + runs["plain"].wall_s, spec_s + runs["spec"].wall_s
+            tokens += len(runs["plain"].token_ids)
+            stats.extend(runs["spec"].acceptance)
+        ratios.append(plain_s / spec_s)
+        plain_tps.append(tokens / plain_s)
+        spec_tps.append(tokens / spec_s)
+        acceptance = acceptance or stats  # counts are identical every repeat (greedy, fixed schedule)
+    spreads = {"kvspec_speedup": Spread.of(ratios), "kvspec_plain_tokens_per_s": Spread.of(plain_tps),
+               "kvspec_spec_tokens_per_s": Spread.of(spec_tps)}
+    metrics = {k: s.median for k, s in spreads.items()}
+    metrics.update(acceptance.as_metrics())
+    metrics["kvspec_greedy_exact"] = 1.0  # reached only when every output matched
+    return {"metrics": metrics, "spreads": spreads, "per_position": acceptance.per_position(),
+            "model": model, "method": method, "task": task, "engine": engine, "device": device,
+            "n_prompts": len(prompts), "draft": draft_for(model) if method == "draft" else None}
+
+
+def _first_difference(a, b) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def speculative_grid(models, methods, tasks, engine: str = "hf") -> dict:
+    combos = [(m, meth, t, engine) for m in models for meth in methods for t in tasks]
+    return {(m, meth, t): v for (m, meth, t, _), v in cases.run_grid(speculative_result, combos).items()}

@@ -1,0 +1,63 @@
+"""KV-cache quantization: cache bytes, decode speed, peak memory and quality against the
+full-precision cache, per model × cache type × context length, on each engine; and the task
+metric through each cache type."""
+from benchmarks import common
+from bench_lib import cases_kvspec
+from bench_lib.kvspec.kvcache import KV_TYPES
+
+HF_TYPES = list(KV_TYPES)
+LLAMACPP_TYPES = ["f16", "q8_0", "q4_0"]
+CONTEXTS = list(cases_kvspec.KV_CONTEXTS)
+
+
+class _Tracks:
+    param_names = ["model", "kv_type", "context"]
+    timeout = common.TIMEOUT
+
+    def setup(self, grid, model, kv_type, context):
+        self.result = common.pick(grid, (model, kv_type, context))
+
+    track_cache_bytes = common.track("kvspec_cache_bytes")
+    track_cache_bytes_engine = common.track("kvspec_cache_bytes_engine")
+    track_decode_tokens_per_s = common.track("kvspec_decode_tokens_per_s")
+    track_prefill = common.track("kvspec_prefill_s")
+    track_peak_rss = common.track("peak_rss_bytes")
+    track_cuda_max_allocated = common.track("cuda_max_allocated_bytes")
+    track_greedy_agreement = common.track("kvspec_greedy_agreement")
+    track_kld_mean = common.track("quality_kld_mean")
+    track_kld_p99 = common.track("quality_kld_p99")
+    track_same_top_p = common.track("quality_same_top_p")
+    track_ppl_ratio = common.track("quality_ppl_ratio")
+
+
+class KVCacheHF(_Tracks):
+    params = [common.MODELS, HF_TYPES, CONTEXTS]
+    version = "kvcache-hf-1"
+
+    def setup_cache(self):
+        return cases_kvspec.kv_grid(common.MODELS, HF_TYPES, CONTEXTS, "hf")
+
+
+class KVCacheLlamaCpp(_Tracks):
+    params = [common.MODELS, LLAMACPP_TYPES, CONTEXTS]
+    version = "kvcache-llamacpp-1"
+
+    def setup_cache(self):
+        return cases_kvspec.kv_grid(common.MODELS, LLAMACPP_TYPES, CONTEXTS, "llamacpp")
+
+
+class KVCacheTask:
+    param_names = ["model", "kv_type", "task"]
+    params = [common.MODELS, HF_TYPES, common.TASKS]
+    timeout = common.TIMEOUT
+    version = "kvcache-task-1"
+
+    def setup_cache(self):
+        return cases_kvspec.kv_task_grid(common.MODELS, HF_TYPES, common.TASKS)
+
+    def setup(self, grid, model, kv_type, task):
+        self.result = common.pick(grid, (model, kv_type, task))
+
+    track_arc_accuracy = common.track("arc_accuracy")
+    track_squad_f1 = common.track("squad_f1")
+    track_openmath_absdiff = common.track("openmath_absdiff")

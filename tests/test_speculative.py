@@ -1,0 +1,82 @@
+"""Speculative decoding on the embedded target and draft: greedy output equals plain greedy token
+for token for every method, acceptance bookkeeping adds up, and a mismatch is reported as one."""
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from bench_lib import cases, cases_kvspec, models  # noqa: E402
+from bench_lib.engines.hf import _eos_ids  # noqa: E402
+from bench_lib.kvspec import speculative as sp  # noqa: E402
+from bench_lib.kvspec.acceptance import Acceptance  # noqa: E402
+
+MAX_NEW = 32
+
+
+@pytest.fixture(scope="module")
+def setup():
+    target = models.load_model(models.get_spec("tiny-qwen3"))
+    draft = models.load_model(models.get_spec("tiny-qwen3-draft"))
+    tok = cases.tokenizer_for("tiny-qwen3")
+    prompts = cases_kvspec.spec_prompts("tiny-qwen3", "squad", 3)
+    return target, draft, tok, _eos_ids(target, tok.eos_token_id), prompts
+
+
+@pytest.mark.parametrize("method", sp.METHODS)
+def test_greedy_exact_and_counts(setup, method):
+    target, draft, tok, eos, prompts = setup
+    kwargs = sp.method_kwargs(method, target, draft)
+    total = Acceptance()
+    for prompt in prompts:
+        plain = sp.generate_one(target, prompt, MAX_NEW, eos, tok.pad_token_id, {})
+        spec = sp.generate_one(target, prompt, MAX_NEW, eos, tok.pad_token_id, kwargs)
+        assert spec.token_ids == plain.token_ids
+        assert plain.acceptance.drafted == 0
+        assert plain.acceptance.target_passes >= len(plain.token_ids)
+        assert spec.acceptance.target_passes <= plain.acceptance.target_passes
+        total.extend(spec.acceptance)
+    assert total.drafted > 0
+    assert all(s.drafted <= sp.NUM_DRAFT_TOKENS for s in total.steps)
+
+
+def test_embedded_draft_is_neither_useless_nor_perfect(setup):
+    target, draft, tok, eos, prompts = setup
+    total = Acceptance()
+    for prompt in prompts:
+        total.extend(sp.generate_one(target, prompt, MAX_NEW, eos, tok.pad_token_id,
+                                     sp.method_kwargs("draft", target, draft)).acceptance)
+    assert 0.05 < total.rate() < 0.95, f"draft acceptance rate {total.rate():.3f}: retune the draft's training"
+
+
+def test_acceptance_definitions():
+    a = Acceptance()
+    for drafted, accepted in [(4, 4), (4, 1), (4, 0), (0, 0), (2, 2)]:
+        a.add(drafted, accepted)
+    assert a.target_passes == 5 and a.drafts == 4 and a.drafted == 14 and a.accepted == 7
+    assert a.rate() == pytest.approx(7 / 14)
+    assert a.mean_length() == pytest.approx(1 + 7 / 4)
+    assert a.per_position() == pytest.approx([3 / 4, 2 / 4, 1 / 4, 1 / 4])
+    with pytest.raises(ValueError, match="inconsistent"):
+        a.add(2, 3)
+
+
+def test_mismatch_fails_the_case(monkeypatch, setup):
+    target, _, tok, eos, prompts = setup
+    first = sp.generate_one(target, prompts[0], MAX_NEW, eos, tok.pad_token_id, {}).token_ids[0]
+    # A "method" that changes the output must be caught, not averaged into a number.
+    monkeypatch.setattr(sp, "method_kwargs", lambda *a, **k: {"suppress_tokens": [first]})
+    with pytest.raises(cases_kvspec.SpeculativeMismatch, match="differs from plain greedy at token 0"):
+        cases_kvspec.speculative_result("tiny-qwen3", "prompt-lookup", "squad", n_prompts=1)
+
+
+def test_unknown_method_lists_known(setup):
+    with pytest.raises(KeyError, match="prompt-lookup"):
+        sp.method_kwargs("medusa", setup[0])
+
+
+def test_prompt_lookup_generation(benchmark, setup):
+    target, draft, tok, eos, prompts = setup
+    run = benchmark.pedantic(sp.generate_one, args=(target, prompts[0], MAX_NEW, eos, tok.pad_token_id,
+                                                    sp.method_kwargs("prompt-lookup", target)),
+                             rounds=3, warmup_rounds=1)
+    assert run.token_ids
