@@ -64,18 +64,27 @@ def _release(device: str) -> None:
 def step_result(model: str, method: str, shape: str, optimizer: str = "adamw", grad_ckpt: bool = False,
                 rank: int | None = None, save: bool = True) -> dict:
     """One configuration's step: time, tokens/s, memory, parameters, optimizer state, FLOP/s."""
+    import torch
+
     from bench_lib.train.step import build_trainer, step_metrics
 
     config.apply_threads()
     device, dtype, tier = _settings()
     batch = fixed_batch(model, shape)
     opts = _options(optimizer, grad_ckpt, rank, total_steps=tier.step_warmup + tier.step_repeats)
-    trainer = build_trainer(model, method, opts, device, dtype, seed=0)
+    out, no_fit = None, None
     try:
+        trainer = build_trainer(model, method, opts, device, dtype, seed=0)
         out = step_metrics(trainer, batch, tier.step_warmup, tier.step_repeats, save=save)
+    except (MemoryError, torch.OutOfMemoryError) as exc:
+        # "does not fit" is an answer, not a failure; the message is kept, the traceback (and
+        # the model its frames hold) is dropped before the memory is released
+        no_fit = f"{model} {method} {shape} does not fit in {device} memory: {str(exc).splitlines()[0]}"
     finally:
-        del trainer
+        trainer = None
         _release(device)
+    if no_fit:
+        raise NotImplementedError(no_fit)
     out.update(model=model, method=method, shape=shape, optimizer=optimizer, grad_ckpt=grad_ckpt,
                device=device, dtype=dtype, profile=config.profile().name)
     return out

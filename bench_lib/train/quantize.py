@@ -64,13 +64,14 @@ def quantize_linears(model, scheme: str, compute_dtype: str, device: str, skip=(
 
     if scheme not in SCHEMES:
         raise ValueError(f"unknown quantized base {scheme!r}; use one of {', '.join(SCHEMES)}")
-    targets = [(name, mod) for name, mod in model.named_modules()
-               if type(mod) is torch.nn.Linear and name.rsplit(".", 1)[-1] not in skip]
-    for name, linear in targets:
+    # names, not modules: holding every Linear would keep all full-precision weights alive until
+    # the end, where dropping each one as it is replaced keeps the peak near one model's size
+    names = [name for name, mod in model.named_modules()
+             if type(mod) is torch.nn.Linear and name.rsplit(".", 1)[-1] not in skip]
+    for name in names:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, _quantized_linear(linear, scheme, torch_dtype(compute_dtype), device))
-        del linear  # each full-precision weight is freed before the next one is quantized
+        setattr(parent, child, _quantized_linear(getattr(parent, child), scheme, torch_dtype(compute_dtype), device))
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
     return model

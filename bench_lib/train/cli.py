@@ -1,0 +1,138 @@
+"""`python -m bench_lib.cli train`: the method table (step time, memory, trainable parameters,
+task score ± 95% interval), or with --ratios the GPU memory-ratio check against the published
+QLoRA ≈ 0.38 × LoRA and VeRA ≈ 0.80 × LoRA.
+
+Settings come from the environment as for asv (BENCH_PROFILE, BENCH_MODELS, BENCH_DEVICE,
+BENCH_SEEDS, ...); the flags narrow the grid.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+PUBLISHED = {"train_qlora_over_lora_allocated": 0.38, "train_vera_over_lora_allocated": 0.80}
+SCORE = {"arc": "arc_macro_f1", "squad": "squad_f1", "openmath": "openmath_exact"}
+
+
+def add_arguments(parser) -> None:
+    from bench_lib.train.methods import METHODS
+
+    parser.add_argument("--model", default=None, help="model name (default: the first of BENCH_MODELS)")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
+    parser.add_argument("--shape", default=None, help="BATCHxSEQ of the step (default: the tier's first shape)")
+    parser.add_argument("--task", default="openmath", help="task fine-tuned and scored (arc, squad, openmath)")
+    parser.add_argument("--no-finetune", action="store_true", help="step measurements only")
+    parser.add_argument("--ratios", action="store_true",
+                        help="GPU only: LoRA r=256, QLoRA-nf4 r=256, VeRA r=512 memory ratios on arch:Qwen/Qwen3-8B")
+    parser.add_argument("--ratio-model", default=None, help="model of --ratios (default arch:Qwen/Qwen3-8B)")
+    parser.add_argument("--ratio-shape", default="1x512", help="BATCHxSEQ of --ratios")
+    parser.add_argument("--grad-ckpt", action="store_true", help="gradient checkpointing in --ratios")
+    parser.add_argument("--json", default=None, help="also write the raw results to this file")
+
+
+def _num(value, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if unit == "MiB":
+        return f"{value / 2**20:.1f}"
+    if unit == "ms":
+        return f"{value * 1e3:.1f}"
+    return f"{value:,.0f}" if unit == "int" else f"{value:.3g}"
+
+
+def _cell(entry: dict, fmt) -> str:
+    if "skip" in entry:
+        return "skipped"
+    if "error" in entry:
+        return "failed"
+    return fmt(entry["result"]["metrics"])
+
+
+def method_table(model: str, methods: list[str], shape: str, task: str | None) -> tuple[str, dict]:
+    from bench_lib import cases_train
+
+    steps = cases_train.step_grid([model], methods, [shape])
+    fts = cases_train.finetune_grid(task, [model], methods) if task else {}
+    score = SCORE.get(task)
+    rows = [f"| method | step ms | tokens/s | peak RSS MiB | CUDA alloc MiB | trainable params | optimizer MiB | "
+            f"saved MiB | loss after K ± 95% | {score or 'score'} ± 95% |", "|---" * 10 + "|"]
+    notes = []
+    for meth in methods:
+        st = steps[(model, meth, shape)]
+        ft = fts.get((model, meth, task), {"skip": "not run"})
+        rows.append("| " + " | ".join([
+            meth,
+            _cell(st, lambda m: _num(m["train_step_s"], "ms")),
+            _cell(st, lambda m: _num(m["train_tokens_per_s"])),
+            _cell(st, lambda m: _num(m.get("peak_rss_bytes"), "MiB")),
+            _cell(st, lambda m: _num(m.get("cuda_max_allocated_bytes"), "MiB")),
+            _cell(st, lambda m: _num(m["train_trainable_params"], "int")),
+            _cell(st, lambda m: _num(m["train_optimizer_state_bytes"], "MiB")),
+            _cell(st, lambda m: _num(m.get("train_saved_bytes"), "MiB")),
+            _cell(ft, lambda m: _pm(m, "loss")),
+            _cell(ft, lambda m: _pm(m, score)),
+        ]) + " |")
+        for what, entry in (("step", st), ("fine-tune", ft)):
+            if "skip" in entry and entry["skip"] != "not run":
+                notes.append(f"- {meth} {what} skipped: {entry['skip']}")
+            if "error" in entry:
+                notes.append(f"- {meth} {what} failed: {entry['error']}")
+    return "\n".join(rows + ([""] + notes if notes else [])), {"steps": steps, "finetune": fts}
+
+
+def _pm(metrics: dict, name: str | None) -> str:
+    mean = metrics.get(f"train_ft_{name}_mean")
+    half = metrics.get(f"train_ft_{name}_ci95")
+    return _num(mean) + (f" ± {_num(half)}" if half is not None else "")
+
+
+def ratio_report(model: str, shape: str, grad_ckpt: bool) -> tuple[str, dict]:
+    from bench_lib import cases_train
+
+    r = cases_train.memory_ratio_result(model, shape, grad_ckpt)
+    lines = [f"{model}, batch×seq {shape}, gradient checkpointing {'on' if grad_ckpt else 'off'}", "",
+             "| method | rank | CUDA max allocated GiB | CUDA max reserved GiB |", "|---|---|---|---|"]
+    for meth, rank in cases_train.RATIO_RUNS.items():
+        m = r["runs"][meth]
+        lines.append(f"| {meth} | {rank} | {m['cuda_max_allocated_bytes'] / 2**30:.2f} | "
+                     f"{m['cuda_max_reserved_bytes'] / 2**30:.2f} |")
+    lines += ["", "| ratio | measured | published |", "|---|---|---|"]
+    for name, value in r["metrics"].items():
+        lines.append(f"| {name} | {value:.3f} | {PUBLISHED.get(name, '–')} |")
+    return "\n".join(lines), r
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):  # grid keys are parameter tuples
+        return {", ".join(map(str, k)) if isinstance(k, tuple) else str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def run(args) -> int:
+    from bench_lib import config
+    from bench_lib.train import settings
+
+    if args.ratios:
+        try:
+            text, raw = ratio_report(args.ratio_model or "arch:Qwen/Qwen3-8B", args.ratio_shape, args.grad_ckpt)
+        except NotImplementedError as exc:
+            print(f"skipped: {exc}", file=sys.stderr)
+            return 2
+    else:
+        model = args.model or config.model_names()[0]
+        shape = args.shape or settings.shapes()[0]
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        task = None if args.no_finetune else args.task
+        tier = settings.tier()
+        print(f"{model} on {config.device()} ({config.dtype_name()}), profile {config.profile().name}: step "
+              f"{shape}, fine-tune {tier.steps} steps of {tier.finetune_shape} on {task or '–'}, "
+              f"{len(settings.seeds())} seed(s)\n")
+        text, raw = method_table(model, methods, shape, task)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(_jsonable(raw), f, indent=1, default=str)
+    return 0
