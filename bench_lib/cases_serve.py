@@ -176,3 +176,26 @@ def serving_grid(kind: str, models: Iterable[str], load_names: Iterable[str]) ->
             grid = cases.run_grid(lambda ld: serving_result(server, model, ld), [(ld,) for ld in load_names])
         out.update({(model, ld): v for (ld,), v in grid.items()})
     return out
+
+
+TABLE_COLUMNS = (("TTFT p50", "serve_ttft_p50_s"), ("TTFT p99", "serve_ttft_p99_s"), ("TPOT p50", "serve_tpot_p50_s"),
+                 ("TPOT p99", "serve_tpot_p99_s"), ("ITL p50", "serve_itl_p50_s"), ("ITL p99", "serve_itl_p99_s"),
+                 ("E2EL p50", "serve_e2el_p50_s"), ("E2EL p99", "serve_e2el_p99_s"))
+
+
+def serving_table(kind: str, grid: dict) -> str:
+    """Markdown table of one serving grid: latencies in ms, throughputs, goodput, failures."""
+    head = ["server", "model", "load", *(c for c, _ in TABLE_COLUMNS), "req/s", "out tok/s", "goodput req/s", "failed"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (model, load), entry in grid.items():
+        if "result" not in entry:
+            why = entry.get("skip") or entry.get("error", "")
+            rows.append(f"| {kind} | {model} | {load} | " + ("skipped: " if "skip" in entry else "failed: ")
+                        + why.splitlines()[0][:120] + " |" + " |" * (len(head) - 4))
+            continue
+        m = entry["result"]["metrics"]
+        cells = [f"{m[k] * 1e3:.1f}" for _, k in TABLE_COLUMNS]
+        cells += [f"{m['serve_request_throughput']:.2f}", f"{m['serve_output_throughput']:.1f}",
+                  f"{m['serve_goodput']:.2f}", f"{m['serve_failed']:.0f}"]
+        rows.append(f"| {kind} | {model} | {load} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)

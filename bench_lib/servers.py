@@ -6,7 +6,9 @@ under the cache folder, and every error about it quotes the end of that log.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -126,6 +128,13 @@ def wait_ready(server: Server, timeout_s: float, poll_s: float = 0.5) -> None:
                          f"(last probe: {last}); end of its log {server.log_path}:\n{log_tail(server.log_path)}")
 
 
+def _die_with_parent() -> None:
+    # Runs in the child before exec: Linux sends it SIGTERM when the thread that started it
+    # exits, so a crashed or careless caller (no close/stop) does not leave a server behind.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+
+
 def start(kind: str, command: Sequence[str], port: int, model: str, ready_timeout_s: float,
           env: dict | None = None) -> Server:
     """Run `command` (which must listen on HOST:port) and wait until it serves; stopped again if not."""
@@ -134,8 +143,10 @@ def start(kind: str, command: Sequence[str], port: int, model: str, ready_timeou
     log_path = logs / f"{kind}-{port}-{int(time.time())}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env={**os.environ, **(env or {})}, start_new_session=True)
+                                env={**os.environ, **(env or {})}, start_new_session=True,
+                                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     server = Server(f"http://{HOST}:{port}", model, proc, log_path, kind)
+    atexit.register(server.stop)  # and its workers, which the death signal does not reach
     try:
         wait_ready(server, ready_timeout_s)
     except BaseException:
