@@ -1,0 +1,146 @@
+"""Case functions of the engine comparison: inference per engine, greedy parity against HF, and
+the overhead of the suite's generate path against a bare loop of the same engine.
+
+asv (benchmarks/bench_engines.py), pytest and `llm-bench engines` all call these.
+BENCH_ENGINES (comma-separated, default hf,llamacpp,vllm) picks the engines of the grid; an
+engine that is not installed is recorded as skipped with the reason.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from typing import Iterable
+
+from bench_lib import cases, config
+from bench_lib.engines.registry import ENGINES
+
+DEFAULT_ENGINES = ("hf", "llamacpp", "vllm")
+# Engine variants checked against HF for identical greedy ids: (engine, GGUF type or None).
+PARITY_VARIANTS = (("llamacpp", "f32"), ("llamacpp", "f16"), ("vllm", None))
+PARITY_TASKS = ("arc", "squad", "openmath")
+OVERHEAD_MAX_NEW = 64  # decode steps per overhead run: long enough that per-token time dominates
+
+
+def engine_names() -> tuple[str, ...]:
+    names = tuple(x.strip() for x in os.environ.get("BENCH_ENGINES", ",".join(DEFAULT_ENGINES)).split(",")
+                  if x.strip())
+    unknown = [n for n in names if n not in ENGINES]
+    if unknown or not names:
+        raise config.ConfigError(f"BENCH_ENGINES={os.environ.get('BENCH_ENGINES')!r} names unknown engine(s) "
+                                 f"{unknown}; known engines: {', '.join(ENGINES)}")
+    return names
+
+
+@functools.lru_cache(maxsize=2)
+def engine_with(engine: str, model: str, gguf_type: str | None = None):
+    """A loaded engine; `gguf_type` picks the GGUF export (f32/f16/bf16) the llama.cpp engine runs."""
+    from bench_lib.engines.registry import load_engine
+
+    device = config.device()
+    config.apply_threads()
+    options = {}
+    if gguf_type is not None:
+        from bench_lib.gguf_export import cached_gguf
+
+        options["gguf_path"] = cached_gguf(model, gguf_type)
+    return load_engine(engine, model, device, config.dtype_name(device), **options)
+
+
+def engine_inference_result(model: str, task: str, batch_size: int, engine: str) -> dict:
+    """Speed, memory and task metrics of one engine (cases.inference_result), plus the engine's
+    own prompt/decode rates where it reports them (llama.cpp)."""
+    out = cases.inference_result(model, task, batch_size, engine)
+    out["metrics"].update(own_rates(engine, model, task, batch_size))
+    return out
+
+
+def own_rates(engine: str, model: str, task: str, batch_size: int) -> dict[str, float]:
+    from bench_lib.tasks import get_task
+    from bench_lib.workloads.generate import encode_prompts
+
+    eng = cases.engine_for(engine, model, *cases._settings()[:2])
+    prompts = encode_prompts(cases.tokenizer_for(model), cases.examples_for(task, config.profile().n_examples))
+    report = eng.generate(prompts[:batch_size], get_task(task).max_new_tokens).engine_report
+    rates = {}
+    if report.get("prompt_eval_ms"):
+        rates["engines_own_prompt_tokens_per_s"] = report["prompt_tokens"] / (report["prompt_eval_ms"] / 1e3)
+    if report.get("eval_ms"):
+        rates["engines_own_decode_tokens_per_s"] = report["eval_tokens"] / (report["eval_ms"] / 1e3)
+    return rates
+
+
+def engine_grid(task: str, models: Iterable[str], batch_sizes: Iterable[int]) -> dict:
+    """{(model, engine, batch_size): result/skip/error} for the engines of BENCH_ENGINES."""
+    if task not in config.task_names():
+        return {"_skip": f"task {task!r} is not in BENCH_TASKS={','.join(config.task_names())}"}
+    combos = [(m, task, b, e) for m in models for e in engine_names() for b in batch_sizes]
+    return {(m, e, b): v for (m, _, b, e), v in cases.run_grid(engine_inference_result, combos).items()}
+
+
+def engine_generation_callable(model: str, task: str, batch_size: int, engine: str):
+    return cases.generation_callable(model, task, batch_size, engine)
+
+
+def parity_prompts(model: str, n_per_task: int) -> list[tuple[str, list[int], int]]:
+    """(task, prompt ids, max_new_tokens) for the first `n_per_task` test examples of each task."""
+    from bench_lib.tasks import get_task
+    from bench_lib.workloads.generate import encode_prompts
+
+    out = []
+    for task in PARITY_TASKS:
+        ids = encode_prompts(cases.tokenizer_for(model), cases.examples_for(task, n_per_task))
+        out.extend((task, p, get_task(task).max_new_tokens) for p in ids)
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def hf_reference_ids(model: str, n_per_task: int) -> tuple[tuple[int, ...], ...]:
+    hf = engine_with("hf", model)
+    return tuple(tuple(hf.generate([p], max_new).token_ids[0]) for _, p, max_new in parity_prompts(model, n_per_task))
+
+
+def parity_result(model: str, engine: str, gguf_type: str | None, n_per_task: int = 2) -> dict:
+    """Greedy ids of `engine` against HF's, prompt by prompt (one request at a time on both)."""
+    reference = hf_reference_ids(model, n_per_task)
+    eng = engine_with(engine, model, gguf_type)
+    rows = []
+    for (task, prompt, max_new), ref in zip(parity_prompts(model, n_per_task), reference):
+        got = eng.generate([prompt], max_new).token_ids[0]
+        agree = next((i for i, (a, b) in enumerate(zip(got, ref)) if a != b), min(len(got), len(ref)))
+        rows.append({"task": task, "identical": list(ref) == got, "agreeing_prefix": agree,
+                     "hf_tokens": len(ref), "engine_tokens": len(got)})
+    identical = sum(r["identical"] for r in rows)
+    return {"model": model, "engine": engine, "gguf_type": gguf_type, "prompts": len(rows),
+            "identical": identical, "metrics": {"engines_parity_identical_fraction": identical / len(rows)},
+            "rows": rows}
+
+
+def overhead_result(model: str, engine: str, repeats: int = 6, max_new_tokens: int = OVERHEAD_MAX_NEW) -> dict:
+    """Suite decode tokens/s over the bare loop's, interleaved, on the first OpenMath prompt."""
+    from bench_lib.engines.overhead import BARE_LOOPS, compare
+    from bench_lib.workloads.generate import encode_prompts
+
+    if engine not in BARE_LOOPS:
+        raise NotImplementedError(f"no bare decode loop is defined for engine {engine!r}")
+    if engine == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise NotImplementedError("vllm is not importable in this interpreter (here it runs as a server in "
+                                  "its own environment); its bare step loop needs in-process vLLM")
+    eng = engine_with(engine, model)
+    prompt = encode_prompts(cases.tokenizer_for(model), cases.examples_for("openmath", 1))[0]
+    out = compare(eng, prompt, max_new_tokens, repeats)
+    out["model"] = model
+    out["metrics"] = {"engines_overhead_ratio": out["ratio"].median,
+                      "engines_suite_decode_tokens_per_s": out["suite_tokens_per_s"].median,
+                      "engines_bare_decode_tokens_per_s": out["bare_tokens_per_s"].median}
+    return out
+
+
+def parity_grid(models: Iterable[str]) -> dict:
+    combos = [(m, e, t) for m in models for e, t in PARITY_VARIANTS]
+    return {(m, f"{e}-{t}" if t else e): v for (m, e, t), v in cases.run_grid(parity_result, combos).items()}
+
+
+def overhead_grid(models: Iterable[str], engines: Iterable[str] | None = None) -> dict:
+    combos = [(m, e) for m in models for e in (engines or engine_names())]
+    return cases.run_grid(overhead_result, combos)

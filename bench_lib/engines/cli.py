@@ -1,0 +1,73 @@
+"""`llm-bench engines`: greedy parity against HF and overhead ratios, as Markdown tables.
+
+Runs the same case functions as the asv classes EngineParity and EngineOverhead, in this process.
+"""
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--models", default=None, help="comma-separated models (default: BENCH_MODELS)")
+    parser.add_argument("--engines", default=None, help="engines of the overhead check (default: BENCH_ENGINES)")
+    parser.add_argument("--prompts", type=int, default=2, help="parity prompts per task (default 2)")
+    parser.add_argument("--repeats", type=int, default=6, help="interleaved overhead pairs (default 6)")
+    parser.add_argument("--max-new-tokens", type=int, default=64, help="decode steps per overhead run")
+    parser.add_argument("--skip-parity", action="store_true")
+    parser.add_argument("--skip-overhead", action="store_true")
+
+
+def _status(entry: dict) -> str | None:
+    if "skip" in entry:
+        return f"skipped: {entry['skip']}"
+    if "error" in entry:
+        return f"failed: {entry['error']}"
+    return None
+
+
+def parity_table(models, n_prompts: int) -> list[str]:
+    from bench_lib import cases, cases_engines
+
+    combos = [(m, e, t, n_prompts) for m in models for e, t in cases_engines.PARITY_VARIANTS]
+    lines = ["| model | engine | GGUF | identical / prompts | shortest agreeing prefix |", "|---|---|---|---|---|"]
+    for (m, e, t, _), entry in cases.run_grid(cases_engines.parity_result, combos).items():
+        status = _status(entry)
+        if status:
+            lines.append(f"| {m} | {e} | {t or '-'} | {status} | |")
+            continue
+        r = entry["result"]
+        prefix = min(row["agreeing_prefix"] for row in r["rows"])
+        lines.append(f"| {m} | {e} | {t or '-'} | {r['identical']} / {r['prompts']} | {prefix} tokens |")
+    return lines
+
+
+def overhead_table(models, engines, repeats: int, max_new: int) -> list[str]:
+    from bench_lib import cases, cases_engines
+
+    combos = [(m, e, repeats, max_new) for m in models for e in engines]
+    lines = ["| model | engine | suite / bare decode tok/s: median [IQR] | suite tok/s | bare tok/s | "
+             "decode tokens | same ids |", "|---|---|---|---|---|---|---|"]
+    for (m, e, _, _), entry in cases.run_grid(cases_engines.overhead_result, combos).items():
+        status = _status(entry)
+        if status:
+            lines.append(f"| {m} | {e} | {status} | | | | |")
+            continue
+        r = entry["result"]
+        ratio, s, b = r["ratio"], r["suite_tokens_per_s"], r["bare_tokens_per_s"]
+        lines.append(f"| {m} | {e} | {ratio.median:.3f} [{ratio.q1:.3f}, {ratio.q3:.3f}] (n={ratio.n}) | "
+                     f"{s.median:.1f} | {b.median:.1f} | {r['decode_tokens']} | {r['same_tokens']} |")
+    return lines
+
+
+def run(args) -> int:
+    from bench_lib import cases_engines, config
+
+    models = [m.strip() for m in args.models.split(",")] if args.models else list(config.model_names())
+    engines = [e.strip() for e in args.engines.split(",")] if args.engines else list(cases_engines.engine_names())
+    if not args.skip_parity:
+        print("\n## Greedy parity against HF (same prompt ids, one request at a time)\n")
+        print("\n".join(parity_table(models, args.prompts)))
+    if not args.skip_overhead:
+        print(f"\n## Overhead: suite generate vs bare loop, decode tokens/s ({args.repeats} interleaved pairs)\n")
+        print("\n".join(overhead_table(models, engines, args.repeats, args.max_new_tokens)))
+    return 0

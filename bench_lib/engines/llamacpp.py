@@ -1,0 +1,148 @@
+"""llama.cpp engine through llama-cpp-python's `Llama`, on a GGUF exported from the same weights.
+
+llama-cpp-python's high-level API runs one sequence at a time, so a batch of N prompts is N
+requests served one after another: every request's timestamps count from the start of the
+batch call (as if all N were submitted together), and `engine_report` keeps each request's own
+service time. Greedy decoding is set explicitly (temperature 0, top-k 1, no repeat penalty:
+llama.cpp's own defaults sample), and the KV cache is cleared before every request so a
+repeated prompt is prefilled again, as the HF engine does.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from bench_lib.engines.base import EngineUnavailable, Generation, RequestTiming
+from bench_lib.measure.timing import Clock
+from bench_lib.models import ModelSpec
+
+# Sampling settings passed on every call; greedy means the argmax token, nothing else.
+GREEDY = dict(temp=0.0, top_k=1, top_p=1.0, min_p=0.0, typical_p=1.0, repeat_penalty=1.0,
+              frequency_penalty=0.0, presence_penalty=0.0)
+_DTYPE_TO_GGUF = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
+
+
+def _import_llama_cpp():
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise EngineUnavailable(f"llama-cpp-python is not installed ({exc}); run scripts/install_llamacpp.sh") from exc
+    return llama_cpp
+
+
+class LlamaCppEngine:
+    name = "llamacpp"
+
+    def __init__(self, llm, device: str, gguf_path: Path):
+        self.llm, self.device, self.gguf_path = llm, device, gguf_path
+        self.clock = Clock(self.synchronize)
+        self._llama_cpp = _import_llama_cpp()
+        self._vocab = self._llama_cpp.llama_model_get_vocab(llm.model)
+
+    def synchronize(self) -> None:
+        # llama_decode returns after the backend has computed the logits, on CPU and CUDA alike.
+        pass
+
+    def is_eog(self, token: int) -> bool:
+        return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
+
+    def _perf(self) -> dict:
+        data = self._llama_cpp.llama_perf_context(self.llm.ctx)
+        return {"prompt_eval_ms": data.t_p_eval_ms, "prompt_tokens": data.n_p_eval,
+                "eval_ms": data.t_eval_ms, "eval_tokens": data.n_eval}
+
+    def _one(self, prompt: Sequence[int], max_new_tokens: int, start: float):
+        """Generate for one prompt; timestamps relative to `start`."""
+        self.llm.reset()  # no prefix reuse from the previous request
+        self._llama_cpp.llama_perf_context_reset(self.llm.ctx)
+        began = self.clock.now() - start
+        ids, first = [], None
+        for token in self.llm.generate(list(prompt), reset=True, **GREEDY):
+            ids.append(int(token))
+            if first is None:
+                first = self.clock.now() - start
+            if self.is_eog(token) or len(ids) >= max_new_tokens:
+                break
+        finish = self.clock.now() - start
+        return ids, RequestTiming(first if first is not None else finish, finish, len(ids)), began, self._perf()
+
+    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> Generation:
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
+        too_long = [len(p) + max_new_tokens for p in prompts if len(p) + max_new_tokens > self.llm.n_ctx()]
+        if too_long:
+            raise ValueError(f"prompt + max_new_tokens = {max(too_long)} exceeds the llama.cpp context "
+                             f"n_ctx={self.llm.n_ctx()}; load the engine with a larger n_ctx")
+        start = self.clock.now()
+        token_ids, timings, service, perfs = [], [], [], []
+        for prompt in prompts:
+            ids, timing, began, perf = self._one(prompt, max_new_tokens, start)
+            token_ids.append(ids)
+            timings.append(timing)
+            service.append(timing.finish_s - began)
+            perfs.append(perf)
+        wall = self.clock.now() - start
+        report = {key: sum(p[key] for p in perfs) for key in perfs[0]} if perfs else {}
+        report.update(batch_semantics="sequential", request_service_s=service)
+        return Generation(token_ids, timings, wall, report)
+
+    def close(self) -> None:
+        if self.llm is not None:
+            self.llm.close()
+        self.llm = None
+
+
+def _threads(n_threads: int | None) -> int:
+    """BENCH_THREADS, else as many threads as torch uses: both engines then get the same cores
+    (llama-cpp-python's own default is half the logical CPUs)."""
+    if n_threads is not None:
+        return n_threads
+    env = os.environ.get("BENCH_THREADS")
+    if env:
+        return int(env)
+    import torch
+
+    return torch.get_num_threads()
+
+
+def load(spec: ModelSpec, device: str, dtype: str, gguf_path: str | Path | None = None, n_ctx: int = 2048,
+         n_threads: int | None = None, n_gpu_layers: int | None = None, type_k: int | None = None,
+         type_v: int | None = None, flash_attn: bool | None = None, draft_model=None, logits_all: bool = False,
+         **kw) -> LlamaCppEngine:
+    """A llama.cpp engine for `spec`. Without `gguf_path` the model is exported (cached) to a GGUF
+    of `dtype`. On CUDA every layer is offloaded unless `n_gpu_layers` says otherwise; that needs a
+    llama-cpp-python built with -DGGML_CUDA=on."""
+    llama_cpp = _import_llama_cpp()
+    if gguf_path is None:
+        from bench_lib.gguf_export import cached_gguf
+
+        if spec.kind == "arch":
+            raise EngineUnavailable(f"{spec.name} is architecture-only (no weight files to export to GGUF); "
+                                    "the llama.cpp engine needs an embedded model, a hub model or a saved directory")
+        gguf_path = cached_gguf(spec.name, _DTYPE_TO_GGUF[dtype])
+    gguf_path = Path(gguf_path)
+    if not gguf_path.is_file():
+        raise FileNotFoundError(f"GGUF file {gguf_path} does not exist; export one with "
+                                "bench_lib.gguf_export.cached_gguf(model) or give an existing path")
+    if device.startswith("cuda"):
+        if not llama_cpp.llama_supports_gpu_offload():
+            raise EngineUnavailable("this llama-cpp-python build has no GPU offload; rebuild it with "
+                                    "CMAKE_ARGS=-DGGML_CUDA=on scripts/install_llamacpp.sh (and an empty wheel cache)")
+        layers = -1 if n_gpu_layers is None else n_gpu_layers
+    else:
+        layers = 0 if n_gpu_layers is None else n_gpu_layers
+    options = dict(n_ctx=n_ctx, n_gpu_layers=layers, logits_all=logits_all, verbose=False, seed=0)
+    threads = _threads(n_threads)
+    options.update(n_threads=threads, n_threads_batch=threads)
+    for key, value in (("type_k", type_k), ("type_v", type_v), ("flash_attn", flash_attn),
+                       ("draft_model", draft_model)):
+        if value is not None:
+            options[key] = value
+    options.update(kw)
+    try:
+        llm = llama_cpp.Llama(model_path=str(gguf_path), **options)
+    except ValueError as exc:  # llama-cpp-python reports a file llama.cpp cannot load as ValueError
+        raise ValueError(f"llama.cpp could not load {gguf_path} ({exc}); the file may be truncated or not a "
+                         "GGUF: delete it and export again") from exc
+    return LlamaCppEngine(llm, device, gguf_path)
