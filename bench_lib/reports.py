@@ -174,7 +174,8 @@ def pareto_plot(rows: list[dict], x_key: str, x_label: str, path: Path) -> bool:
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>llm-bench report</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:70em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}td:first-child{{text-align:left}}
+td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:right}}
+td:nth-child(-n+2),th:nth-child(-n+2){{text-align:left}}
 img{{max-width:48%;margin:.5em 1% 0 0}}#broken{{color:#b00}}</style></head>
 <body data-images="{n_images}">
 <h1>llm-bench report</h1>

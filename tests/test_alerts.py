@@ -10,7 +10,10 @@ import pytest
 
 from bench_lib import alerts, asv_results
 
-import test_alerts_fixture as fx
+try:  # tests/ as a package (pytest imports it as `tests`) or as a plain directory
+    from tests import test_alerts_fixture as fx
+except ImportError:
+    import test_alerts_fixture as fx
 
 pytestmark = pytest.mark.slow
 

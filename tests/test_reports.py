@@ -13,7 +13,12 @@ import pytest
 
 from bench_lib import reports
 
-import test_alerts_fixture as fx
+try:  # tests/ as a package (pytest imports it as `tests`) or as a plain directory
+    from tests import test_alerts_fixture as fx
+except ImportError:
+    import test_alerts_fixture as fx
+
+pytestmark = pytest.mark.slow  # runs asv on the synthetic suite
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 
