@@ -6,9 +6,12 @@ skipped combination. `results/benchmarks.json` has each benchmark's unit and par
 """
 from __future__ import annotations
 
+import importlib
+import inspect
 import itertools
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,38 +115,47 @@ def suite_metrics(benchmark_dir: Path | str = "benchmarks") -> dict[str, str]:
     benchmarks.common.track keeps the metric name in its closure and the record's description
     as its docstring. Benchmarks no longer in the suite (old results) fall back to the
     name-and-unit match in resolve_metric."""
-    import inspect
-    import sys
-
-    from bench_lib.metrics import METRICS
-
     root = Path(benchmark_dir).resolve()
     if not (root / "__init__.py").exists():
         return {}
-    from asv_runner.discovery import disc_benchmarks
-
     sys.path.insert(0, str(root.parent))
     out = {}
     try:
-        # A module that does not import (work in progress) costs only its own benchmarks.
-        for bench in disc_benchmarks(str(root), ignore_import_errors=True):
-            func = getattr(bench, "func", None)
-            if func is None or not bench.name.rsplit(".", 1)[-1].startswith("track_"):
+        for path in sorted(root.rglob("*.py")):
+            rel = path.relative_to(root).with_suffix("").parts
+            if rel[-1] == "__init__":
                 continue
-            doc = func.__doc__ or ""
-            name = inspect.getclosurevars(func).nonlocals.get("name")
-            if name in METRICS and doc.startswith(METRICS[name].description):
-                out[bench.name] = name
+            try:
+                module = importlib.import_module(".".join((root.name, *rel)))
+            except Exception as exc:  # work in progress costs only its own module's benchmarks
+                print(f"llm-bench: {path} does not import ({type(exc).__name__}: {exc}); "
+                      "its benchmarks are matched by name", file=sys.stderr)
                 continue
-            # Written by hand with the record's wording: the description and unit name it.
-            named = [m.name for m in METRICS.values() if doc.startswith(f"{m.description} ({m.unit}")]
-            if len(named) == 1:
-                out[bench.name] = named[0]
-    except Exception as exc:  # a suite that does not import still leaves the name match
-        print(f"llm-bench: could not read metric names from {root}: {exc}", file=sys.stderr)
+            for cls_name, cls in vars(module).items():
+                if not inspect.isclass(cls) or cls.__module__ != module.__name__:
+                    continue
+                for attr in dir(cls):
+                    metric_name = _track_metric(getattr(cls, attr)) if attr.startswith("track_") else None
+                    if metric_name:
+                        out[".".join((*rel, cls_name, attr))] = metric_name
     finally:
         sys.path.remove(str(root.parent))
     return out
+
+
+def _track_metric(func) -> str | None:
+    from bench_lib.metrics import METRICS
+
+    doc = getattr(func, "__doc__", None) or ""
+    try:
+        name = inspect.getclosurevars(func).nonlocals.get("name")
+    except TypeError:
+        name = None
+    if name in METRICS and doc.startswith(METRICS[name].description):
+        return name
+    # Written by hand with the record's wording: the description and unit name it.
+    named = [m.name for m in METRICS.values() if doc.startswith(f"{m.description} ({m.unit}")]
+    return named[0] if len(named) == 1 else None
 
 
 def resolve_metric(bench: str, unit: str, metrics: dict | None = None, suite: dict | None = None) -> MetricMatch:
