@@ -62,10 +62,11 @@ def evaluation_conversations(tasks: Sequence[str] = ("arc", "squad", "openmath")
     return out
 
 
-def evaluation_tokens(tokenizer, n_tokens: int) -> list[int]:
-    """The first `n_tokens` ids of the chat-templated evaluation conversations, concatenated."""
+def evaluation_tokens(tokenizer, n_tokens: int, split: str = "test") -> list[int]:
+    """The first `n_tokens` ids of the chat-templated evaluation conversations, concatenated
+    (split "train" gives calibration or training text disjoint from the evaluation text)."""
     ids: list[int] = []
-    for conv in evaluation_conversations():
+    for conv in evaluation_conversations(split=split):
         ids.extend(tokenizer.apply_chat_template(conv, tokenize=True, return_dict=False, enable_thinking=False))
         if len(ids) >= n_tokens:
             return ids[:n_tokens]
@@ -73,7 +74,8 @@ def evaluation_tokens(tokenizer, n_tokens: int) -> list[int]:
                        "use fewer or shorter windows")
 
 
-def evaluation_windows(tokenizer, n_ctx: int | None = None, n_windows: int | None = None) -> np.ndarray:
+def evaluation_windows(tokenizer, n_ctx: int | None = None, n_windows: int | None = None,
+                       split: str = "test") -> np.ndarray:
     """[n_windows, n_ctx] token ids; defaults from BENCH_PROFILE."""
     from bench_lib import config
 
@@ -81,7 +83,7 @@ def evaluation_windows(tokenizer, n_ctx: int | None = None, n_windows: int | Non
     n_ctx, n_windows = n_ctx or default_ctx, n_windows or default_n
     if n_ctx < 4:
         raise QualityError(f"n_ctx={n_ctx} is too short: half of each window is context, use at least 4")
-    windows = np.array(evaluation_tokens(tokenizer, n_ctx * n_windows), dtype=np.int64).reshape(n_windows, n_ctx)
+    windows = np.array(evaluation_tokens(tokenizer, n_ctx * n_windows, split), dtype=np.int64).reshape(n_windows, n_ctx)
     bos = getattr(tokenizer, "bos_token_id", None)
     if bos is not None and getattr(tokenizer, "add_bos_token", False):
         windows[:, 0] = bos
@@ -100,7 +102,7 @@ def hf_logits_fn(model) -> LogitsFn:
 
     device = next(model.parameters()).device
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: some quantized tensor subclasses (quanto) refuse inference tensors
     def logits(ids: Sequence[int]) -> np.ndarray:
         x = torch.as_tensor(np.asarray(ids), dtype=torch.long, device=device)[None]
         return model(input_ids=x, use_cache=False).logits[0].float().cpu().numpy()

@@ -1,0 +1,153 @@
+"""Case functions of the quantization suite, shared by asv (benchmarks/bench_quant.py), pytest and
+the CLI. Per model × scheme: what building the quantized model cost, how big it is, how far its
+next-token distribution is from the unquantized model's (bench_lib.quality, llama.cpp's
+statistics, the same reference logits and tokens for HF-side and GGUF schemes), what it does to
+each task's score, and how fast it decodes on its own engine.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import statistics
+
+from bench_lib import config, quality
+from bench_lib.cases import examples_for, run_grid, tokenizer_for
+from bench_lib.models import get_spec
+
+# Calibration / QAT training windows: train split, disjoint from the evaluation text.
+CALIBRATION = {"smoke": (128, 8), "regular": (256, 32), "full": (512, 128)}
+TRAIN_STEPS = {"smoke": 20, "regular": 100, "full": 300}
+
+
+def context(model: str):
+    from bench_lib.quant.base import Context
+
+    device, prof = config.device(), config.profile()
+    n_ctx, n = CALIBRATION[prof.name]
+    windows = quality.evaluation_windows(tokenizer_for(model), n_ctx, n, split="train")
+    return Context(device, config.dtype_name(device), windows, TRAIN_STEPS[prof.name])
+
+
+@functools.lru_cache(maxsize=2)
+def reference(model: str) -> quality.Reference:
+    """Log-probs of the unquantized model (the run's device and dtype) on the evaluation windows."""
+    from bench_lib.models import load_model
+
+    device = config.device()
+    ref_model = load_model(get_spec(model), device, config.dtype_name(device))
+    ref = quality.reference_logprobs(quality.hf_logits_fn(ref_model), quality.evaluation_windows(tokenizer_for(model)))
+    del ref_model
+    return ref
+
+
+def engine_of(q, model: str):
+    """The engine the scheme runs on, holding the quantized model; it also yields the logits."""
+    from bench_lib.engines.registry import load_engine
+
+    device, dtype = config.device(), config.dtype_name()
+    if q.engine == "llamacpp":
+        return load_engine("llamacpp", model, device, dtype, gguf_path=q.path, n_ctx=2048, logits_all=True)
+    from bench_lib.engines import hf
+
+    return hf.load(get_spec(model), device, dtype, model=q.model)
+
+
+def logits_fn(q, engine):
+    return quality.llamacpp_logits_fn(engine.llm) if q.engine == "llamacpp" else quality.hf_logits_fn(q.model)
+
+
+def task_runs(engine, model: str) -> dict:
+    """One greedy pass over each task's test prompts at batch size 1: the task's scores, and
+    per-request timings for the decode speed. Greedy decoding is deterministic, so one pass scores."""
+    from bench_lib.tasks import get_task
+    from bench_lib.workloads.generate import measure_generation
+
+    n = config.profile().n_examples
+    return {t: measure_generation(engine, tokenizer_for(model), get_task(t), examples_for(t, n), 1, repeats=1, warmup=1)
+            for t in config.task_names()}
+
+
+@functools.lru_cache(maxsize=2)
+def baseline_tasks(model: str) -> dict:
+    """Task scores of the unquantized model, measured in this run: deltas are side by side."""
+    from bench_lib.quant.cache import get_or_build
+
+    q, _ = get_or_build(get_spec(model), "none", context(model))
+    engine = engine_of(q, model)
+    try:
+        return {t: r["metrics"] for t, r in task_runs(engine, model).items()}
+    finally:
+        engine.close()
+
+
+def decode_tokens_per_s(runs: dict) -> float:
+    """1 / median time per output token after the first, over every request of every task."""
+    tpots = [m for r in runs.values() for m in [r["metrics"].get("tpot_s")] if m and not math.isnan(m)]
+    return 1.0 / statistics.median(tpots) if tpots else math.nan
+
+
+def scheme_result(model: str, scheme: str, with_tasks: bool = True) -> dict:
+    from bench_lib.quant.cache import get_or_build
+
+    spec = get_spec(model)
+    if scheme != "none" and not spec.real_weights:
+        raise NotImplementedError(f"{model} has random weights: quantization quality is meaningless for it")
+    q, record = get_or_build(spec, scheme, context(model))
+    ref = reference(model)
+    n_weights = reference_parameter_count(model)
+    engine = engine_of(q, model)
+    try:
+        stats = quality.compare(ref, logits_fn(q, engine))
+        metrics = {"quant_quantize_s": record.quantize_s, "quant_build_peak_rss_bytes": float(record.peak_rss_bytes),
+                   "quant_build_rss_increase_bytes": float(record.peak_rss_delta_bytes),
+                   "quant_weight_bytes": float(q.weight_bytes), "quant_bits_per_weight": 8.0 * q.weight_bytes / n_weights}
+        if record.cuda_max_allocated_bytes is not None:
+            metrics["quant_build_cuda_max_allocated_bytes"] = float(record.cuda_max_allocated_bytes)
+        metrics.update(stats.as_metrics())
+        if with_tasks:
+            runs = task_runs(engine, model)
+            metrics["quant_decode_tokens_per_s"] = decode_tokens_per_s(runs)
+            base = baseline_tasks(model)
+            for task, run in runs.items():
+                for name, value in run["metrics"].items():
+                    if f"quant_delta_{name}" in DELTA_METRICS and name in base[task]:
+                        metrics[f"quant_delta_{name}"] = value - base[task][name]
+    finally:
+        engine.close()
+    return {"metrics": metrics, "kld": stats, "info": q.info, "engine": q.engine, "from_cache": record.from_cache,
+            "model": model, "scheme": scheme, "device": config.device(), "profile": config.profile().name}
+
+
+@functools.lru_cache(maxsize=2)
+def reference_parameter_count(model: str) -> int:
+    """Weights of the unquantized model: the denominator of bits per weight for every scheme."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from bench_lib.models import load_config
+    from bench_lib.quant.base import parameter_count
+
+    with torch.device("meta"):
+        return parameter_count(AutoModelForCausalLM.from_config(load_config(get_spec(model))))
+
+
+DELTA_METRICS = ("quant_delta_arc_accuracy", "quant_delta_arc_macro_f1", "quant_delta_squad_exact",
+                 "quant_delta_squad_f1", "quant_delta_openmath_exact", "quant_delta_openmath_absdiff")
+
+
+def scheme_names() -> list[str]:
+    """BENCH_QUANT_SCHEMES (comma-separated) or every registered scheme."""
+    import os
+
+    from bench_lib.quant.registry import SCHEMES
+
+    names = [s.strip() for s in os.environ.get("BENCH_QUANT_SCHEMES", ",".join(SCHEMES)).split(",") if s.strip()]
+    unknown = [s for s in names if s not in SCHEMES]
+    if unknown:
+        raise config.ConfigError(f"BENCH_QUANT_SCHEMES names unknown scheme(s) {unknown}; known: {', '.join(SCHEMES)}")
+    return names
+
+
+def quant_grid(models, schemes, with_tasks: bool = True) -> dict:
+    combos = [(m, s, with_tasks) for m in models for s in schemes]
+    return {(m, s): v for (m, s, _), v in run_grid(scheme_result, combos).items()}

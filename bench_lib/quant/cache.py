@@ -1,0 +1,168 @@
+"""Disk cache of quantized models: built once per configuration, reused by every benchmark.
+
+An entry lives in cache_dir()/quant/<model>-<scheme>-<key>/, where the key hashes the model's
+weight files (name, size, mtime: a retrained model gets new entries), the scheme and its variant,
+the versions of the scheme's libraries, torch and transformers, device, dtype and the calibration
+text. It holds the artifact (a pickled model, a state dict or a GGUF file) and manifest.json with
+the artifact's size and sha256 and what the build measured (seconds, peak memory), so a cache hit
+still reports the build's real cost. The measurements are only reused on the machine that made
+them; elsewhere the entry is rebuilt. A damaged artifact raises ArtifactError, and get_or_build
+then rebuilds it once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench_lib.measure.memory import PeakMemory, current_rss_bytes
+from bench_lib.measure.timing import Clock, Stopwatch
+from bench_lib.quant.base import ArtifactError, Context, Quantized
+
+CACHE_VERSION = "1"
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class BuildRecord:
+    quantize_s: float
+    peak_rss_bytes: int               # process peak while building
+    peak_rss_delta_bytes: int         # that peak minus the resident size before the build
+    cuda_max_allocated_bytes: int | None
+    host: str
+    from_cache: bool = False
+
+
+def _model_identity(spec) -> list:
+    path = Path(spec.location)
+    if spec.kind == "arch" or not path.is_dir():
+        return [spec.name]
+    return [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(path.iterdir()) if f.is_file()]
+
+
+def entry_key(spec, scheme: str, variant: str, lib_versions: dict, ctx: Context) -> str:
+    import numpy as np
+    import torch
+    import transformers
+
+    parts = [CACHE_VERSION, _model_identity(spec), scheme, variant, sorted(lib_versions.items()), torch.__version__,
+             transformers.__version__, ctx.device, ctx.dtype, ctx.train_steps,
+             hashlib.sha256(np.ascontiguousarray(ctx.calibration).tobytes()).hexdigest()]
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
+
+
+def entry_dir(spec, scheme: str, key: str) -> Path:
+    from bench_lib import config
+
+    safe = spec.name.strip("/").replace("/", "--").replace(":", "-")[-60:]
+    return config.cache_dir() / "quant" / f"{safe}-{scheme}-{key}"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _device_sync(device: str):
+    def sync() -> None:
+        if device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize(device)
+    return sync
+
+
+def build(spec, scheme: str, module, variant: str, ctx: Context) -> tuple[Quantized, BuildRecord]:
+    """Quantize, timing it and taking its memory peak; model loading counts as part of the build."""
+    import gc
+
+    gc.collect()
+    before = current_rss_bytes()
+    with PeakMemory(ctx.device) as mem, Stopwatch(Clock(_device_sync(ctx.device))) as sw:
+        q = module.quantize(spec, variant, ctx)
+    peaks = mem.result
+    return q, BuildRecord(sw.seconds, peaks.peak_rss_bytes, max(peaks.peak_rss_bytes - before, 0),
+                          peaks.cuda_max_allocated_bytes, platform.node())
+
+
+def save(entry: Path, q: Quantized, module, record: BuildRecord) -> None:
+    import torch
+
+    tmp = entry.with_name(entry.name + ".tmp")
+    if q.engine == "hf":
+        tmp.mkdir(parents=True, exist_ok=True)
+        artifact = tmp / "model.pt"
+        (module.save if hasattr(module, "save") else torch.save)(q.model, artifact)
+    else:  # the scheme wrote its file into ctx.workdir, which is tmp
+        artifact = Path(q.path)
+    manifest = {"scheme": q.scheme, "engine": q.engine, "weight_bytes": q.weight_bytes, "info": q.info,
+                "artifact": artifact.name, "size": artifact.stat().st_size, "sha256": _sha256(artifact),
+                "build": asdict(record)}
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
+    shutil.rmtree(entry, ignore_errors=True)
+    tmp.rename(entry)  # a half-written entry never looks complete
+
+
+def load(entry: Path, spec, module, ctx: Context) -> tuple[Quantized, BuildRecord]:
+    """The cached model and its build record; ArtifactError naming the file when it is damaged."""
+    import torch
+
+    try:
+        manifest = json.loads((entry / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{entry / MANIFEST} is unreadable ({exc}); delete {entry} to rebuild it") from exc
+    artifact = entry / manifest["artifact"]
+    if not artifact.is_file() or artifact.stat().st_size != manifest["size"] or _sha256(artifact) != manifest["sha256"]:
+        have = artifact.stat().st_size if artifact.is_file() else "no file"
+        raise ArtifactError(f"{artifact} is corrupt or truncated (expected {manifest['size']} bytes with sha256 "
+                            f"{manifest['sha256'][:12]}…, found {have}); delete {entry} to rebuild it")
+    record = BuildRecord(**(manifest["build"] | {"from_cache": True}))
+    if manifest["engine"] == "llamacpp":
+        from bench_lib.quant.gguf import tensor_bytes
+
+        tensor_bytes(artifact)  # validates the file before llama.cpp ever sees it
+        return Quantized(manifest["scheme"], "llamacpp", manifest["weight_bytes"], path=artifact,
+                         info=manifest["info"]), record
+    try:
+        model = (module.load(artifact, spec, ctx) if hasattr(module, "load")
+                 else torch.load(artifact, weights_only=False, map_location=ctx.device))
+    except Exception as exc:  # unpickling a damaged or incompatible file raises many types
+        raise ArtifactError(f"{artifact} could not be loaded ({type(exc).__name__}: {exc}); "
+                            f"delete {entry} to rebuild it") from exc
+    return Quantized(manifest["scheme"], "hf", manifest["weight_bytes"], model=model.eval(),
+                     info=manifest["info"]), record
+
+
+def get_or_build(spec, scheme: str, ctx: Context, rebuild: bool = False) -> tuple[Quantized, BuildRecord]:
+    from bench_lib.quant.registry import scheme_module
+
+    module, variant = scheme_module(scheme)
+    entry = entry_dir(spec, scheme, entry_key(spec, scheme, variant, module.versions(), ctx))
+    if (entry / MANIFEST).exists() and not rebuild:
+        try:
+            q, record = load(entry, spec, module, ctx)
+            if record.host == platform.node():
+                return _runtime(q, module), record
+        except ArtifactError as exc:
+            warnings.warn(f"rebuilding: {exc}")
+    tmp = entry.with_name(entry.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    q, record = build(spec, scheme, module, variant, Context(**{**vars(ctx), "workdir": tmp}))
+    save(entry, q, module, record)
+    if q.engine == "llamacpp":
+        q.path = entry / Path(q.path).name
+    return _runtime(q, module), record
+
+
+def _runtime(q: Quantized, module) -> Quantized:
+    if q.model is not None and hasattr(module, "runtime"):
+        q.model = module.runtime(q.model)
+    return q

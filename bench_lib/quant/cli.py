@@ -1,0 +1,58 @@
+"""`python -m bench_lib.cli quant`: build (or reuse) every scheme and print the scheme table.
+
+Same case function as the asv suite (bench_lib.cases_quant.scheme_result), so the table shows
+what asv records. Settings come from BENCH_PROFILE / BENCH_DEVICE / BENCH_DTYPE / BENCH_TASKS.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+COLUMNS = ("scheme", "engine", "MiB", "bits/w", "KLD mean", "KLD p99", "same top p", "PPL ratio",
+           "Δ arc F1", "Δ squad F1", "Δ openmath AbsDiff", "decode tok/s", "quantize s", "build RSS+ MiB")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", default=None, help="model name (default: first of BENCH_MODELS)")
+    parser.add_argument("--schemes", default=None, help="comma-separated schemes (default: BENCH_QUANT_SCHEMES or all)")
+    parser.add_argument("--no-tasks", action="store_true", help="skip task deltas and decode speed (quality only)")
+    parser.add_argument("--kld-details", action="store_true", help="print llama.cpp's full statistics per scheme")
+
+
+def _f(value, fmt: str) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
+
+
+def row(scheme: str, entry: dict) -> str:
+    if "result" not in entry:
+        why = entry.get("skip") or entry.get("error", "")
+        return f"| {scheme} | {'skipped' if 'skip' in entry else 'FAILED'}: {why[:140]} |" + " |" * (len(COLUMNS) - 2)
+    r = entry["result"]
+    m, k = r["metrics"], r["kld"]
+    cells = [scheme, r["engine"], _f(m["quant_weight_bytes"] / 2**20, ".2f"), _f(m["quant_bits_per_weight"], ".2f"),
+             f"{k.kld_mean:.5f} ± {k.kld_mean_unc:.5f}", _f(m["quality_kld_p99"], ".4f"),
+             f"{100 * k.same_top_p:.1f} ± {100 * k.same_top_p_unc:.1f} %", f"{k.ppl_ratio:.4f} ± {k.ppl_ratio_unc:.4f}",
+             _f(m.get("quant_delta_arc_macro_f1"), "+.3f"), _f(m.get("quant_delta_squad_f1"), "+.2f"),
+             _f(m.get("quant_delta_openmath_absdiff"), "+.2f"), _f(m.get("quant_decode_tokens_per_s"), ".1f"),
+             _f(m["quant_quantize_s"], ".2f"), _f(m["quant_build_rss_increase_bytes"] / 2**20, ".0f")]
+    return "| " + " | ".join(cells) + " |"
+
+
+def run(args) -> int:
+    from bench_lib import cases_quant, config, quality
+
+    if args.schemes:
+        os.environ["BENCH_QUANT_SCHEMES"] = args.schemes
+    model = args.model or config.model_names()[0]
+    schemes = cases_quant.scheme_names()
+    print(f"model {model}, device {config.device()}, dtype {config.dtype_name()}, profile {config.profile().name}\n")
+    print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS))
+    grid = {}
+    for scheme in schemes:  # one row at a time, so a long grid shows progress
+        grid.update(cases_quant.quant_grid([model], [scheme], with_tasks=not args.no_tasks))
+        print(row(scheme, grid[(model, scheme)]), flush=True)
+    if args.kld_details:
+        for (_, scheme), entry in grid.items():
+            if "result" in entry:
+                print(f"\n### {scheme}\n```\n{quality.format_stats(entry['result']['kld'])}\n```")
+    return 1 if any("error" in e for e in grid.values()) else 0

@@ -1,0 +1,41 @@
+"""Quantization schemes: build cost, size, quality against the unquantized model, task deltas
+and decode speed, per model × scheme (bench_lib.cases_quant). Built models are cached on disk
+(bench_lib.quant.cache), so the grid reuses them across runs; a cache hit reports the build's
+own measured time and memory. Schemes that cannot run here skip with the reason.
+"""
+from benchmarks import common
+from bench_lib import cases_quant
+
+SCHEMES = cases_quant.scheme_names()
+
+
+class QuantSchemes:
+    param_names = ["model", "scheme"]
+    params = [common.MODELS, SCHEMES]
+    timeout = common.TIMEOUT
+    version = "quant-1"
+
+    def setup_cache(self):
+        return cases_quant.quant_grid(common.MODELS, SCHEMES)
+
+    def setup(self, grid, model, scheme):
+        self.result = common.pick(grid, (model, scheme))
+
+    track_quantize_s = common.track("quant_quantize_s")
+    track_build_peak_rss = common.track("quant_build_peak_rss_bytes")
+    track_build_rss_increase = common.track("quant_build_rss_increase_bytes")
+    track_build_cuda_max_allocated = common.track("quant_build_cuda_max_allocated_bytes")
+    track_weight_bytes = common.track("quant_weight_bytes")
+    track_bits_per_weight = common.track("quant_bits_per_weight")
+    track_kld_mean = common.track("quality_kld_mean")
+    track_kld_p99 = common.track("quality_kld_p99")
+    track_same_top_p = common.track("quality_same_top_p")
+    track_ppl_ratio = common.track("quality_ppl_ratio")
+    track_rms_dp = common.track("quality_rms_dp")
+    track_decode_tokens_per_s = common.track("quant_decode_tokens_per_s")
+    track_delta_arc_accuracy = common.track("quant_delta_arc_accuracy")
+    track_delta_arc_macro_f1 = common.track("quant_delta_arc_macro_f1")
+    track_delta_squad_f1 = common.track("quant_delta_squad_f1")
+    track_delta_squad_exact = common.track("quant_delta_squad_exact")
+    track_delta_openmath_exact = common.track("quant_delta_openmath_exact")
+    track_delta_openmath_absdiff = common.track("quant_delta_openmath_absdiff")
