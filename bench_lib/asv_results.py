@@ -104,7 +104,7 @@ class MetricMatch:
     how: str                     # "time_", "peakmem_", "exact", "name+unit", "ambiguous", "unknown"
 
 
-def _class_prefixes(bench: str) -> list[str]:
+def class_prefixes(bench: str) -> list[str]:
     parts = bench.split(".")
     words = re.findall(r"[A-Z][a-z0-9]*|[a-z0-9]+", parts[-2]) if len(parts) >= 2 else []
     return ["".join(words[:i]).lower() for i in range(len(words), 0, -1)]
@@ -177,7 +177,7 @@ def resolve_metric(bench: str, unit: str, metrics: dict | None = None, suite: di
              if f"_{suffix}_" in f"_{m.name}_" and (unit in ("", "unit") or m.unit == unit)]
     # Closest names first: the class's own (arc_accuracy), the suffix plus a unit tag (ttft_s),
     # one word before it (output_tokens_per_s), then anything containing it.
-    tiers = [[m for m in found if m.name == f"{p}_{suffix}"] for p in _class_prefixes(bench)]
+    tiers = [[m for m in found if m.name == f"{p}_{suffix}"] for p in class_prefixes(bench)]
     tiers.append([m for m in found if m.name.startswith(f"{suffix}_") and "_" not in m.name[len(suffix) + 1:]])
     tiers.append([m for m in found if m.name.endswith(f"_{suffix}") and "_" not in m.name[:-len(suffix) - 1]])
     tiers.append(found)
@@ -186,7 +186,7 @@ def resolve_metric(bench: str, unit: str, metrics: dict | None = None, suite: di
         # Several areas register the same quantity under their own prefix (train_tokens_per_s
         # beside output_tokens_per_s): a class outside that area means the unprefixed one.
         words = [m.split("_", 1)[0] for m in metrics]
-        families = {w for w in words if words.count(w) >= 3} - set(_class_prefixes(bench))
+        families = {w for w in words if words.count(w) >= 3} - set(class_prefixes(bench))
         outside = [m for m in found if m.name.split("_", 1)[0] not in families]
         found = outside if len(outside) == 1 else found
     if len(found) == 1:

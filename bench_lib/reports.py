@@ -60,8 +60,13 @@ def configurations(rows: list[asv_results.Row], suite: dict | None = None) -> li
 
 
 def task_of(cfg: Config) -> str | None:
+    """The task parameter, else the task the class is named after (ArcInference), else the task
+    whose score it measured. A random-weight model has no score but keeps its row."""
     if cfg.params.get("task") in HEADLINE:
         return cfg.params["task"]
+    named = [p for p in asv_results.class_prefixes(cfg.name + ".method") if p in HEADLINE]
+    if named:
+        return named[0]
     return next((t for t, m in HEADLINE.items() if m in cfg.metrics), None)
 
 
@@ -86,6 +91,8 @@ def summary_rows(configs: list[Config], prices: dict[str, float]) -> list[dict]:
             continue
         mem_metric = next((m for m in MEMORY if m in cfg.metrics), None)
         tps = cfg.metrics.get("output_tokens_per_s")
+        if HEADLINE[task] not in cfg.metrics and tps is None and "e2e_latency_s" not in cfg.metrics:
+            continue  # not an inference configuration of this task (a training class, say)
         price = prices.get(cfg.machine, prices.get("*"))
         out.append({
             "task": task, "machine": cfg.machine, "configuration": cfg.label,

@@ -91,3 +91,13 @@ def test_page_renders_in_headless_chromium(published):
     # Set by the page's own script once the plots have loaded (or not).
     assert 'data-broken-images="0"' in dom, out.stderr[-2000:]
     assert 'href="../index.html"' in dom
+
+
+def test_random_weight_model_keeps_its_row_without_a_score():
+    cfg = reports.Config("m", "c", "bench_inference.ArcInference", {"model": "arch:Qwen/Qwen3-8B", "batch_size": "1"},
+                         {"peak_rss_bytes": 1e9, "e2e_latency_s": 0.5, "output_tokens_per_s": 100.0})
+    train = reports.Config("m", "c", "bench_train.ArcFineTune", {"method": "lora"}, {"peak_rss_bytes": 2e9})
+    (row,) = reports.summary_rows([cfg, train], {"*": 3.6})
+    assert row["task"] == "arc" and row["score"] is None and row["latency_s"] == 0.5
+    assert row["usd_per_million_tokens"] == pytest.approx(3.6 / 3600 / 100 * 1e6)
+    assert "| n/a |" in reports.markdown([row], "note")
