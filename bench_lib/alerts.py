@@ -190,7 +190,10 @@ def aa_for(row: Row, noise: tuple[dict, dict]) -> float | None:
 def baseline_commits(rows: list[Row], machine: str, commit: str, opts) -> list[str]:
     if opts.baseline:
         return [asv_results.find_commit(rows, machine, opts.baseline)]
-    order = asv_results.commits_in_order(rows, machine, opts.repo)
+    ancestors = asv_results.ancestors_with_results(rows, machine, commit, opts.repo)
+    if ancestors is not None:
+        return ancestors[:opts.window][::-1]
+    order = asv_results.commits_in_order(rows, machine, None)  # no git: by commit date
     i = order.index(commit)
     return order[max(0, i - opts.window):i]
 

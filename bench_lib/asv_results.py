@@ -235,6 +235,23 @@ def commits_in_order(rows: list[Row], machine: str, repo: Path | None = None) ->
     return sorted(dated, key=lambda c: (dated[c], c))
 
 
+def ancestors_with_results(rows: list[Row], machine: str, commit: str, repo: Path | None) -> list[str] | None:
+    """Earlier commits with results on `machine` along the first-parent history of `commit`,
+    nearest first (a pull request's merge commit: the branch it merges into). None where git
+    does not know the commit."""
+    if repo is None:
+        return None
+    import subprocess
+
+    try:
+        history = subprocess.run(["git", "-C", str(repo), "rev-list", "--first-parent", commit],
+                                 capture_output=True, text=True, check=True, timeout=60).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    have = {r.commit for r in rows if r.machine == machine}
+    return [c for c in history[1:] if c in have]
+
+
 def find_commit(rows: list[Row], machine: str, ref: str) -> str:
     """The full hash of the results commit on `machine` that `ref` (a hash prefix) names."""
     known = sorted({r.commit for r in rows if r.machine == machine})
