@@ -38,3 +38,19 @@ def test_every_track_has_a_known_direction():
     unknown = [b.name for b in discovered_tracks()
                if asv_results.resolve_metric(b.name, b.unit, suite=suite).higher_is_better is None]
     assert not unknown, f"track_ benchmarks with no registered metric (alerts cannot judge them): {unknown}"
+
+
+def test_quality_metrics_are_judged_by_their_direction():
+    """KLD and perplexity ratio must not rise, acceptance rate must not fall: asv alone would
+    call a falling acceptance rate an improvement."""
+    import pytest
+
+    suite = asv_results.suite_metrics(ROOT / "benchmarks")
+    wanted = {"quality_kld_mean": False, "quality_ppl_ratio": False, "kvspec_acceptance_rate": True}
+    seen = {}
+    for bench, name in suite.items():
+        if name in wanted:
+            seen[name] = asv_results.resolve_metric(bench, METRICS[name].unit, suite=suite).higher_is_better
+    if not seen:
+        pytest.skip("no quality or speculative-decoding benchmarks in the suite yet")
+    assert seen == {k: wanted[k] for k in seen}
