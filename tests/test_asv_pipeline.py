@@ -1,0 +1,72 @@
+"""`make bench` end to end on a small grid: asv run → result file with a value for every
+benchmark → asv publish → the dashboard opened in headless Chromium shows the graphs."""
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench_lib import asv_results
+
+ROOT = Path(__file__).resolve().parent.parent
+ASV = str(Path(sys.executable).parent / "asv")
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def asv_run(tmp_path_factory):
+    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True).returncode:
+        pytest.skip("asv records results per commit: needs a git checkout with a commit")
+    tmp = tmp_path_factory.mktemp("asv")
+    conf = json.loads((ROOT / "asv.conf.json").read_text())
+    conf.update(repo=str(ROOT), benchmark_dir=str(ROOT / "benchmarks"),
+                results_dir=str(tmp / "results"), html_dir=str(tmp / "html"))
+    (tmp / "asv.conf.json").write_text(json.dumps(conf))
+    env = dict(os.environ, HOME=str(tmp), BENCH_TASKS="arc", BENCH_PROFILE="smoke", HF_HUB_OFFLINE="1")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    subprocess.run([ASV, "machine", "--yes", "--machine", "pytest-box"], cwd=tmp, env=env, check=True,
+                   capture_output=True)
+    run = subprocess.run([ASV, "run", "--python=same", "--quick", "--launch-method", "spawn", "--machine",
+                          "pytest-box", "--set-commit-hash", head, "--bench", "ArcInference|GenerateTime"],
+                         cwd=tmp, env=env, capture_output=True, text=True, timeout=1200)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    pub = subprocess.run([ASV, "publish"], cwd=tmp, env=env, capture_output=True, text=True)
+    assert pub.returncode == 0, pub.stderr[-2000:]
+    return tmp
+
+
+def test_every_inference_benchmark_has_a_value(asv_run):
+    rows = [r for r in asv_results.load(asv_run / "results") if "ArcInference" in r.benchmark or "GenerateTime" in r.benchmark]
+    assert {r.params.get("task", "arc") for r in rows} == {"arc"}
+    assert len(rows) >= 20
+    for r in rows:
+        assert r.value is not None, f"{r.benchmark} {r.params} has no value (failed)"
+        if "cuda" in r.benchmark:
+            assert math.isnan(r.value)   # skipped on a CPU run
+        else:
+            assert not math.isnan(r.value) and r.value >= 0, (r.benchmark, r.params, r.value)
+    units = {r.benchmark.rsplit(".", 1)[1]: r.unit for r in rows}
+    assert units["track_ttft"] == "seconds" and units["track_peak_rss"] == "bytes"
+
+
+def _chromium():
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.browser
+def test_dashboard_shows_the_graphs_in_a_browser(asv_run, tmp_path):
+    browser = _chromium()
+    if not browser:
+        pytest.skip("no headless Chromium found (CI installs Debian's chromium)")
+    from tests.browser import dump_dom_and_screenshot
+
+    dom, png = dump_dom_and_screenshot(browser, asv_run / "html", "index.html", tmp_path)
+    # asv's index lists every benchmark with a graph thumbnail once its JSON has loaded.
+    assert "bench_inference.ArcInference.track_accuracy" in dom
+    assert "bench_inference.GenerateTime.time_generate" in dom
+    assert dom.count("<canvas") + dom.count("<img") >= 5, "the summary grid drew no graphs"
+    assert png.stat().st_size > 10_000

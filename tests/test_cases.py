@@ -1,0 +1,72 @@
+"""Case functions shared with asv: values present and sane; failures recorded, not raised."""
+import dataclasses
+import math
+
+import pytest
+
+from bench_lib import cases
+from bench_lib.engines.base import EngineUnavailable
+from bench_lib.metrics import METRICS
+from bench_lib.tasks import get_task
+
+
+@pytest.mark.parametrize("task", ["arc", "squad", "openmath"])
+def test_inference_result_has_every_metric(task):
+    out = cases.inference_result("tiny-qwen3", task, 4)
+    m = out["metrics"]
+    for name in ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s", "peak_rss_bytes", *get_task(task).metric_names):
+        assert name in METRICS and name in m, name
+    assert 0 < m["ttft_s"] <= m["e2e_latency_s"]
+    assert m["output_tokens_per_s"] > 0 and m["peak_rss_bytes"] > 50e6
+    assert out["stable_outputs"], "greedy decoding gave different tokens on a repeat"
+    assert out["real_weights"] and len(out["texts"]) == 8
+
+
+def test_random_weight_models_report_no_task_scores(monkeypatch):
+    """An architecture-only model's answers are noise: its task scores must not be reported."""
+    real = cases.get_spec
+    monkeypatch.setattr(cases, "get_spec", lambda name: dataclasses.replace(real(name), real_weights=False))
+    out = cases.inference_result("tiny-qwen3", "arc", 4)
+    assert "arc_accuracy" not in out["metrics"] and "ttft_s" in out["metrics"]
+    assert out["real_weights"] is False
+
+
+def test_run_grid_records_skips_and_errors_and_keeps_going():
+    def fn(x):
+        if x == 1:
+            raise EngineUnavailable("no such package here")
+        if x == 2:
+            raise ValueError("boom")
+        return x * 10
+
+    out = cases.run_grid(fn, [(0,), (1,), (2,), (3,)])
+    assert out[(0,)] == {"result": 0} and out[(3,)] == {"result": 30}
+    assert out[(1,)] == {"skip": "no such package here"}
+    assert out[(2,)]["error"] == "ValueError: boom" and "Traceback" in out[(2,)]["traceback"]
+
+
+def test_asv_pick_and_track_helpers():
+    from benchmarks import common
+
+    grid = {("m", 1): {"result": {"metrics": {"ttft_s": 0.25}}}, ("m", 2): {"skip": "why"}, ("m", 3): {"error": "E: x"}}
+    assert common.pick(grid, ("m", 1))["metrics"]["ttft_s"] == 0.25
+    with pytest.raises(NotImplementedError, match="why"):
+        common.pick(grid, ("m", 2))
+    with pytest.raises(RuntimeError, match="E: x"):
+        common.pick(grid, ("m", 3))
+    method = common.track("ttft_s")
+    assert method.unit == "seconds"
+
+    class Holder:
+        result = grid[("m", 1)]["result"]
+
+    assert method(Holder(), "m", 1) == 0.25
+    with pytest.raises(NotImplementedError):
+        common.track("cuda_max_allocated_bytes")(Holder(), "m", 1)
+
+
+@pytest.mark.parametrize("task", ["arc", "squad", "openmath"])
+def test_generate_benchmark(benchmark, task):
+    """pytest-benchmark times the same call as asv's GenerateTime.time_generate."""
+    run = benchmark.pedantic(cases.generation_callable("tiny-qwen3", task, 4), rounds=3, warmup_rounds=1)
+    assert run.output_tokens > 0 and not math.isnan(run.wall_s)
