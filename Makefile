@@ -11,12 +11,14 @@ TORCH_CPU  ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 EXTRAS     ?= cpu
 ASV_ARGS   ?=
+REPORT_ARGS ?=
+ALERT_ARGS ?=
 PY  := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CONSTRAINTS := $(VENV)/constraints.txt
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: install bench test publish summary clean-results
+.PHONY: install bench test publish summary alerts report
 
 install: $(STAMP)
 
@@ -40,16 +42,26 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 bench: install
 	@git rev-parse HEAD >/dev/null 2>&1 || { echo "make bench needs a git checkout with a commit (asv records results per commit)"; exit 1; }
-	$(VENV)/bin/asv machine --yes >/dev/null
-	@# A failing benchmark must not cost the others their results or the dashboard: publish
-	@# and summarize whatever ran, then exit with asv's status.
-	@rc=0; HF_HUB_OFFLINE=1 $(VENV)/bin/asv run --python=same --launch-method spawn \
-	    --set-commit-hash $$(git rev-parse HEAD) $(ASV_ARGS) || rc=$$?; \
+	@# The asv machine is named after the hardware fingerprint, so two GPUs never share a series.
+	@# A failing benchmark must not cost the others their results or the dashboard: publish,
+	@# report and summarize whatever ran, then exit with asv's status. The report comes after
+	@# asv publish, which empties html/.
+	@machine=$$($(PY) -m bench_lib.cli fingerprint --asv-machine); \
+	rc=0; HF_HUB_OFFLINE=1 $(VENV)/bin/asv run --python=same --launch-method spawn --record-samples \
+	    --machine "$$machine" --set-commit-hash $$(git rev-parse HEAD) $(ASV_ARGS) || rc=$$?; \
 	  $(VENV)/bin/asv publish && \
+	  $(PY) -m bench_lib.cli report $(REPORT_ARGS) && \
 	  $(PY) -m bench_lib.cli summary --results results && \
-	  echo "results: $$(ls -d $(CURDIR)/results/*/ | grep -v benchmarks.json | head -1)" && \
-	  echo "dashboard: $(CURDIR)/html/index.html (serve it: $(VENV)/bin/asv preview)"; \
+	  echo "results:   $(CURDIR)/results/$$machine/" && \
+	  echo "dashboard: $(CURDIR)/html/index.html (serve it with: $(VENV)/bin/asv preview)" && \
+	  echo "report:    $(CURDIR)/html/report/index.html"; \
 	  exit $$rc
+
+alerts: install
+	$(PY) -m bench_lib.cli alerts --machine "$$($(PY) -m bench_lib.cli fingerprint --name)" --commit "$$(git rev-parse HEAD)" $(ALERT_ARGS)
+
+report: install
+	$(PY) -m bench_lib.cli report $(REPORT_ARGS)
 
 test: install
 	$(PY) -m pytest --benchmark-skip
