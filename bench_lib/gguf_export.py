@@ -140,7 +140,10 @@ def _write_tokenizer(writer, src: Path, cfg: dict, name: str) -> None:
     tok = AutoTokenizer.from_pretrained(src)
     vocab = {i: t for t, i in tok.get_vocab().items()}
     added = tok.added_tokens_decoder
-    n_vocab = max(cfg["vocab_size"], max(vocab) + 1)
+    if max(vocab) + 1 > cfg["vocab_size"]:
+        raise GGUFExportError(f"{name}: the tokenizer has ids up to {max(vocab)} but the model's embedding has "
+                              f"{cfg['vocab_size']} rows; tokenizer and weights in {src} do not belong together")
+    n_vocab = cfg["vocab_size"]
     tokens, types = [], []
     for i in range(n_vocab):
         if i not in vocab:  # embedding rows beyond the tokenizer: padding the model never emits

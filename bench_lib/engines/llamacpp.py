@@ -34,17 +34,20 @@ def _import_llama_cpp():
 class LlamaCppEngine:
     name = "llamacpp"
 
-    def __init__(self, llm, device: str, gguf_path: Path):
+    def __init__(self, llm, device: str, gguf_path: Path, stop_ids: set[int] | None = None):
         self.llm, self.device, self.gguf_path = llm, device, gguf_path
         self.clock = Clock(self.synchronize)
         self._llama_cpp = _import_llama_cpp()
         self._vocab = self._llama_cpp.llama_model_get_vocab(llm.model)
+        self.stop_ids = stop_ids
 
     def synchronize(self) -> None:
         # llama_decode returns after the backend has computed the logits, on CPU and CUDA alike.
         pass
 
     def is_eog(self, token: int) -> bool:
+        if self.stop_ids is not None:
+            return token in self.stop_ids
         return bool(self._llama_cpp.llama_vocab_is_eog(self._vocab, token))
 
     def _perf(self) -> dict:
@@ -91,6 +94,25 @@ class LlamaCppEngine:
         if self.llm is not None:
             self.llm.close()
         self.llm = None
+
+
+def _stop_ids(spec: ModelSpec) -> set[int] | None:
+    """The HF engine's stop ids (generation config eos plus the tokenizer's eos), so both engines
+    stop on the same tokens; llama.cpp's own end-of-generation set also contains tokens such as
+    <|endoftext|> that HF would generate through. None (llama.cpp's set) for models without files."""
+    if spec.kind == "arch":
+        return None
+    from transformers import GenerationConfig
+
+    from bench_lib.models import load_tokenizer
+
+    try:
+        eos = GenerationConfig.from_pretrained(spec.location).eos_token_id
+    except OSError:
+        eos = None
+    ids = set(eos) if isinstance(eos, (list, tuple)) else ({eos} if eos is not None else set())
+    tok_eos = load_tokenizer(spec).eos_token_id
+    return ids | ({tok_eos} if tok_eos is not None else set())
 
 
 def _threads(n_threads: int | None) -> int:
@@ -145,4 +167,4 @@ def load(spec: ModelSpec, device: str, dtype: str, gguf_path: str | Path | None 
     except ValueError as exc:  # llama-cpp-python reports a file llama.cpp cannot load as ValueError
         raise ValueError(f"llama.cpp could not load {gguf_path} ({exc}); the file may be truncated or not a "
                          "GGUF: delete it and export again") from exc
-    return LlamaCppEngine(llm, device, gguf_path)
+    return LlamaCppEngine(llm, device, gguf_path, _stop_ids(spec))
