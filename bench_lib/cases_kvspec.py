@@ -148,52 +148,71 @@ def spec_prompts(model: str, task: str, n: int) -> list[list[int]]:
 def speculative_result(model: str, method: str, task: str, engine: str = "hf", n_prompts: int | None = None) -> dict:
     """Acceptance statistics, exactness and speedup of one method on a task's prompts; plain greedy
     decoding runs on the same prompts in the same loop, alternating which goes first."""
-    if engine != "hf":
+    device, dtype, prof = _settings()
+    prompts = spec_prompts(model, task, n_prompts or prof.n_examples)
+    if engine == "hf":
+        runner = _hf_runner(model, method, device, dtype)
+    elif engine == "llamacpp":
         from bench_lib.kvspec import speculative_llamacpp
 
-        return speculative_llamacpp.speculative_result(model, method, task, n_prompts)
+        runner = speculative_llamacpp.runner(model, method, draft_for(model) if method == "draft" else None,
+                                             max(len(p) for p in prompts) + SPEC_MAX_NEW_TOKENS)
+    else:
+        raise NotImplementedError(f"speculative decoding is not wired for engine {engine!r} (hf, llamacpp)")
+    out = compare_with_plain(runner, prompts, prof.repeats, prof.warmup, f"{method} on {model} ({engine}), {task}")
+    out.update(model=model, method=method, task=task, engine=engine, device=device, n_prompts=len(prompts),
+               draft=draft_for(model) if method == "draft" else None)
+    return out
+
+
+def _hf_runner(model: str, method: str, device: str, dtype: str):
+    """runner(prompt, speculative: bool) -> SpecRun on the HF engine."""
     from bench_lib.engines.hf import _eos_ids
     from bench_lib.kvspec import speculative as sp
-    from bench_lib.measure.timing import Spread
 
-    device, dtype, prof = _settings()
     target = _model(model, device, dtype)
     draft = _model(draft_for(model), device, dtype) if method == "draft" else None
     kwargs = sp.method_kwargs(method, target, draft)
     tok = cases.tokenizer_for(model)
     eos, pad = _eos_ids(target, tok.eos_token_id), tok.pad_token_id
-    prompts = spec_prompts(model, task, n_prompts or prof.n_examples)
-    for _ in range(prof.warmup):
-        sp.generate_one(target, prompts[0], SPEC_MAX_NEW_TOKENS, eos, pad, {})
-        sp.generate_one(target, prompts[0], SPEC_MAX_NEW_TOKENS, eos, pad, kwargs)
+    return lambda prompt, spec: sp.generate_one(target, prompt, SPEC_MAX_NEW_TOKENS, eos, pad, kwargs if spec else {})
+
+
+def compare_with_plain(runner, prompts, repeats: int, warmup: int, what: str) -> dict:
+    """Plain and speculative generation of every prompt, interleaved (the order alternates per
+    prompt and repeat so drift hits both alike); speedup = plain / speculative wall time per repeat."""
+    from bench_lib.kvspec.acceptance import Acceptance
+    from bench_lib.measure.timing import Spread
+
+    for _ in range(warmup):
+        runner(prompts[0], False)
+        runner(prompts[0], True)
     ratios, plain_tps, spec_tps, acceptance = [], [], [], None
-    for rep in range(prof.repeats):
+    for rep in range(repeats):
         plain_s = spec_s = 0.0
-        tokens, stats = 0, sp.Acceptance()
+        tokens, stats = 0, Acceptance()
         for i, prompt in enumerate(prompts):
-            order = ("plain", "spec") if (rep + i) % 2 == 0 else ("spec", "plain")
-            runs = {name: sp.generate_one(target, prompt, SPEC_MAX_NEW_TOKENS, eos, pad,
-                                          {} if name == "plain" else kwargs) for name in order}
-            if runs["spec"].token_ids != runs["plain"].token_ids:
+            order = (False, True) if (rep + i) % 2 == 0 else (True, False)
+            runs = {spec: runner(prompt, spec) for spec in order}
+            plain, spec = runs[False], runs[True]
+            if spec.token_ids != plain.token_ids:
                 raise SpeculativeMismatch(
-                    f"{method} on {model}, {task} prompt {i}: greedy speculative output differs from plain greedy "
-                    f"at token {_first_difference(runs['plain'].token_ids, runs['spec'].token_ids)} "
-                    f"(plain {runs['plain'].token_ids[:16]}..., speculative {runs['spec'].token_ids[:16]}...)")
-            plain_s, spec_s = plain_s + runs["plain"].wall_s, spec_s + runs["spec"].wall_s
-            tokens += len(runs["plain"].token_ids)
-            stats.extend(runs["spec"].acceptance)
+                    f"{what} prompt {i}: greedy speculative output differs from plain greedy at token "
+                    f"{_first_difference(plain.token_ids, spec.token_ids)} "
+                    f"(plain {plain.token_ids[:16]}..., speculative {spec.token_ids[:16]}...)")
+            plain_s, spec_s = plain_s + plain.wall_s, spec_s + spec.wall_s
+            tokens += len(plain.token_ids)
+            stats.extend(spec.acceptance)
         ratios.append(plain_s / spec_s)
         plain_tps.append(tokens / plain_s)
         spec_tps.append(tokens / spec_s)
-        acceptance = acceptance or stats  # counts are identical every repeat (greedy, fixed schedule)
+        acceptance = acceptance or stats  # identical every repeat: greedy with a fixed schedule
     spreads = {"kvspec_speedup": Spread.of(ratios), "kvspec_plain_tokens_per_s": Spread.of(plain_tps),
                "kvspec_spec_tokens_per_s": Spread.of(spec_tps)}
-    metrics = {k: s.median for k, s in spreads.items()}
+    metrics = {k: v.median for k, v in spreads.items()}
     metrics.update(acceptance.as_metrics())
     metrics["kvspec_greedy_exact"] = 1.0  # reached only when every output matched
-    return {"metrics": metrics, "spreads": spreads, "per_position": acceptance.per_position(),
-            "model": model, "method": method, "task": task, "engine": engine, "device": device,
-            "n_prompts": len(prompts), "draft": draft_for(model) if method == "draft" else None}
+    return {"metrics": metrics, "spreads": spreads, "per_position": acceptance.per_position()}
 
 
 def _first_difference(a, b) -> int:

@@ -1,0 +1,98 @@
+"""`llm-bench kvspec`: run the KV-cache and speculative-decoding grids here and print both tables
+(the same case functions asv runs; BENCH_PROFILE sets repeats and sizes)."""
+from __future__ import annotations
+
+import math
+
+
+def add_arguments(parser) -> None:
+    from bench_lib import config
+    from bench_lib.cases_kvspec import KV_CONTEXTS
+    from bench_lib.kvspec.kvcache import KV_TYPES
+    from bench_lib.kvspec.speculative import METHODS
+
+    parser.add_argument("--models", default=",".join(config.model_names()))
+    parser.add_argument("--engines", default="hf,llamacpp", help="hf and/or llamacpp")
+    parser.add_argument("--kv-types", default=",".join(KV_TYPES),
+                        help="HF types; llama.cpp always runs f16,q8_0,q4_0")
+    parser.add_argument("--contexts", default=",".join(map(str, KV_CONTEXTS)))
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--tasks", default="squad")
+    parser.add_argument("--n-prompts", type=int, default=None, help="speculative prompts per task (default: profile)")
+    parser.add_argument("--only", choices=("kv", "spec"), default=None)
+
+
+def _split(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _cell(entry: dict, name: str, fmt: str) -> str:
+    if "skip" in entry:
+        return "skip"
+    if "error" in entry:
+        return "FAIL"
+    value = entry["result"]["metrics"].get(name)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return format(value, fmt)
+
+
+KV_COLUMNS = [("cache KiB", "kvspec_cache_bytes", None), ("engine KiB", "kvspec_cache_bytes_engine", None),
+              ("decode tok/s", "kvspec_decode_tokens_per_s", ".1f"), ("prefill s", "kvspec_prefill_s", ".3f"),
+              ("KLD mean", "quality_kld_mean", ".5f"), ("KLD p99", "quality_kld_p99", ".4f"),
+              ("same top", "quality_same_top_p", ".3f"), ("greedy agree", "kvspec_greedy_agreement", ".2f")]
+SPEC_COLUMNS = [("accept rate", "kvspec_acceptance_rate", ".3f"), ("accept len", "kvspec_acceptance_length", ".2f"),
+                ("pos1", "kvspec_acceptance_pos1", ".2f"), ("pos2", "kvspec_acceptance_pos2", ".2f"),
+                ("pos3", "kvspec_acceptance_pos3", ".2f"), ("pos4", "kvspec_acceptance_pos4", ".2f"),
+                ("target passes", "kvspec_target_passes", ".0f"), ("plain tok/s", "kvspec_plain_tokens_per_s", ".1f"),
+                ("spec tok/s", "kvspec_spec_tokens_per_s", ".1f"), ("speedup", "kvspec_speedup", ".2f"),
+                ("exact", "kvspec_greedy_exact", ".0f")]
+
+
+def _kib(entry: dict, name: str) -> str:
+    text = _cell(entry, name, ".0f")
+    return f"{float(text) / 1024:.1f}" if text.replace(".", "").isdigit() else text
+
+
+def _table(keys: list[str], columns, grid: dict) -> list[str]:
+    lines = ["| " + " | ".join(keys + [c[0] for c in columns]) + " |",
+             "|" + "---|" * (len(keys) + len(columns))]
+    notes = []
+    for key, entry in grid.items():
+        cells = [(_kib(entry, name) if fmt is None else _cell(entry, name, fmt)) for _, name, fmt in columns]
+        lines.append("| " + " | ".join([*map(str, key), *cells]) + " |")
+        if "skip" in entry or "error" in entry:
+            notes.append(f"- {', '.join(map(str, key))}: {entry.get('skip') or entry.get('error')}")
+    return lines + ([""] + notes if notes else [])
+
+
+def run(args) -> int:
+    from bench_lib import cases_kvspec, config
+
+    models, engines, tasks = _split(args.models), _split(args.engines), _split(args.tasks)
+    contexts = [int(c) for c in _split(args.contexts)]
+    print(f"profile {config.profile().name}, device {config.device()}")
+    failed = 0
+    if args.only in (None, "kv"):
+        print("\n### KV cache\n")
+        grid = {}
+        for engine in engines:
+            types = _split(args.kv_types) if engine == "hf" else ["f16", "q8_0", "q4_0"]
+            for key, entry in cases_kvspec.kv_grid(models, types, contexts, engine).items():
+                grid[(engine, *key)] = entry
+        print("\n".join(_table(["engine", "model", "kv type", "context"], KV_COLUMNS, grid)))
+        failed += sum("error" in e for e in grid.values())
+    if args.only in (None, "spec"):
+        print("\n### Speculative decoding\n")
+        grid = {}
+        for engine in engines:
+            for m in models:
+                for method in _split(args.methods):
+                    for task in tasks:
+                        entry = cases_kvspec.cases.run_grid(
+                            lambda *a: cases_kvspec.speculative_result(*a, n_prompts=args.n_prompts),
+                            [(m, method, task, engine)])
+                        grid[(engine, m, method, task)] = next(iter(entry.values()))
+        print("\n".join(_table(["engine", "model", "method", "task"], SPEC_COLUMNS, grid)))
+        failed += sum("error" in e for e in grid.values())
+    return 1 if failed else 0
