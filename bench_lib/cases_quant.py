@@ -104,6 +104,9 @@ def scheme_result(model: str, scheme: str, with_tasks: bool = True) -> dict:
         if record.cuda_max_allocated_bytes is not None:
             metrics["quant_build_cuda_max_allocated_bytes"] = float(record.cuda_max_allocated_bytes)
         metrics.update(stats.as_metrics())
+        own = own_reference(model, scheme)
+        if own is not None:
+            metrics["quant_kld_vs_own_fp"] = quality.compare(own, logits_fn(q, engine)).kld_mean
         if with_tasks:
             runs = task_runs(engine, model)
             metrics["quant_decode_tokens_per_s"] = decode_tokens_per_s(runs)
@@ -116,6 +119,23 @@ def scheme_result(model: str, scheme: str, with_tasks: bool = True) -> dict:
         engine.close()
     return {"metrics": metrics, "kld": stats, "info": q.info, "engine": q.engine, "from_cache": record.from_cache,
             "model": model, "scheme": scheme, "device": config.device(), "profile": config.profile().name}
+
+
+def own_reference(model: str, scheme: str) -> quality.Reference | None:
+    """Schemes that change the weights before quantizing (QAT / PTQ after a fine-tune) say which fp
+    model they would be without quantization; None for the others."""
+    from bench_lib.quant.registry import scheme_module
+
+    module, _ = scheme_module(scheme)
+    return _own_reference(model, module.__name__) if hasattr(module, "own_reference") else None
+
+
+@functools.lru_cache(maxsize=2)
+def _own_reference(model: str, module_name: str) -> quality.Reference:
+    import importlib
+
+    fp = importlib.import_module(module_name).own_reference(get_spec(model), context(model))
+    return quality.reference_logprobs(quality.hf_logits_fn(fp), quality.evaluation_windows(tokenizer_for(model)))
 
 
 @functools.lru_cache(maxsize=2)

@@ -32,6 +32,7 @@ class QuantSchemes:
     track_same_top_p = common.track("quality_same_top_p")
     track_ppl_ratio = common.track("quality_ppl_ratio")
     track_rms_dp = common.track("quality_rms_dp")
+    track_kld_vs_own_fp = common.track("quant_kld_vs_own_fp")
     track_decode_tokens_per_s = common.track("quant_decode_tokens_per_s")
     track_delta_arc_accuracy = common.track("quant_delta_arc_accuracy")
     track_delta_arc_macro_f1 = common.track("quant_delta_arc_macro_f1")

@@ -6,7 +6,9 @@ and is then quantized; the QAT arm trains with fake int4 weights (torchao QATCon
 and is then converted. Both end in the same real quantization: int4 weights, symmetric per group
 of 32, in torchao's CPU-capable IntxWeightOnly layout. So the difference between the arms is
 the fake-quant training alone. KLD is against the untouched reference, like every scheme, so it
-includes the drift of the short fine-tune itself (the same for both arms).
+includes the drift of the short fine-tune itself (the same for both arms); `own_reference` gives
+the plainly fine-tuned fp model, and KLD against it (quant_kld_vs_own_fp) is the quantization
+error alone.
 torchao's CPU layout stores each int4 value in an int8, so weight bytes are those of 8-bit storage.
 """
 from __future__ import annotations
@@ -55,6 +57,14 @@ def fine_tune(model, windows, steps: int, device: str) -> list[float]:
         losses.append(float(loss))
     model.eval()
     return losses
+
+
+def own_reference(spec, ctx):
+    """The fp model both arms would be without quantization: the same plain fine-tune. KLD against
+    it isolates the quantization error, which is the head-to-head question."""
+    model = load_model(spec, ctx.device, "float32" if ctx.device == "cpu" else ctx.dtype)
+    fine_tune(model, ctx.calibration, ctx.train_steps, ctx.device)
+    return model
 
 
 def convert(model, variant: str) -> None:
