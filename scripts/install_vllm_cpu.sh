@@ -35,7 +35,9 @@ if [[ -n "$torch_pin" ]]; then
   echo "$torch_pin" > "$constraints"
   "${pip[@]}" install -c "$constraints" "$torch_pin"
 fi
-"${pip[@]}" install -c "$constraints" "$vllm_pkg"
+# pyarrow: the task fixtures are parquet, so bench_lib itself can run here (in-process vLLM
+# for the overhead check: PYTHONPATH=. .venv-vllm/bin/python -m bench_lib.cli engines --engines vllm).
+"${pip[@]}" install -c "$constraints" "$vllm_pkg" pyarrow
 "${pip[@]}" uninstall -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
 
 "$venv/bin/python" - <<'PY'
