@@ -16,6 +16,10 @@ from bench_lib.cases import run_grid
 RATIO_MODEL = "arch:Qwen/Qwen3-8B"
 # The published study's configurations (../shared/CONTEXT.md): LoRA and QLoRA at r=256, VeRA at r=512.
 RATIO_RUNS = {"lora": 256, "qlora-nf4": 256, "vera": 512}
+# Their adapter targets are not published; peft's default for Qwen3 (q_proj, v_proj, what a
+# LoraConfig without target_modules gets) is the one their 20.2 / 7.6 / 16.2 GB are consistent
+# with (all linear layers at r=256 would hold ~0.7 B trainable parameters on an 8B model).
+RATIO_TARGETS = None
 
 
 def _settings():
@@ -46,11 +50,12 @@ def fixed_batch(model: str, shape: str, seed: int = 0) -> dict:
     return data.fixed_batch(tokenizer_for(model), _train_examples(step_task()), batch_size, seq_len, seed)
 
 
-def _options(optimizer: str = "adamw", grad_ckpt: bool = False, rank: int | None = None, total_steps: int = 10):
+def _options(optimizer: str = "adamw", grad_ckpt: bool = False, rank: int | None = None, total_steps: int = 10,
+             target_modules: str | tuple | None = "all-linear"):
     from bench_lib.train.methods import TrainOptions
 
     return TrainOptions(optimizer=optimizer, grad_ckpt=grad_ckpt, total_steps=total_steps,
-                        **({"rank": rank} if rank else {}))
+                        target_modules=target_modules, **({"rank": rank} if rank else {}))
 
 
 def _release(device: str) -> None:
@@ -62,7 +67,7 @@ def _release(device: str) -> None:
 
 
 def step_result(model: str, method: str, shape: str, optimizer: str = "adamw", grad_ckpt: bool = False,
-                rank: int | None = None, save: bool = True) -> dict:
+                rank: int | None = None, save: bool = True, target_modules: str | tuple | None = "all-linear") -> dict:
     """One configuration's step: time, tokens/s, memory, parameters, optimizer state, FLOP/s."""
     import torch
 
@@ -71,7 +76,7 @@ def step_result(model: str, method: str, shape: str, optimizer: str = "adamw", g
     config.apply_threads()
     device, dtype, tier = _settings()
     batch = fixed_batch(model, shape)
-    opts = _options(optimizer, grad_ckpt, rank, total_steps=tier.step_warmup + tier.step_repeats)
+    opts = _options(optimizer, grad_ckpt, rank, tier.step_warmup + tier.step_repeats, target_modules)
     out, no_fit = None, None
     try:
         trainer = build_trainer(model, method, opts, device, dtype, seed=0)
@@ -146,14 +151,16 @@ def finetune_task_grid(task: str, models: Iterable[str], methods: Iterable[str])
     return finetune_grid(task, models, methods)
 
 
-def memory_ratio_result(model: str = RATIO_MODEL, shape: str = "1x512", grad_ckpt: bool = False) -> dict:
+def memory_ratio_result(model: str = RATIO_MODEL, shape: str = "1x512", grad_ckpt: bool = False,
+                        target_modules: str | tuple | None = RATIO_TARGETS) -> dict:
     """Training memory of LoRA r=256, QLoRA-nf4 r=256 and VeRA r=512 on one model, and the ratios
     QLoRA/LoRA and VeRA/LoRA that the published study reports as ≈0.38 and ≈0.80 (allocated)."""
     device, _, _ = _settings()
     if not device.startswith("cuda"):
         raise NotImplementedError(f"the memory-ratio check trains {model} and needs a CUDA GPU (~40 GB); "
                                   f"this run's device is {device}")
-    runs = {meth: step_result(model, meth, shape, grad_ckpt=grad_ckpt, rank=rank, save=False)["metrics"]
+    runs = {meth: step_result(model, meth, shape, grad_ckpt=grad_ckpt, rank=rank, save=False,
+                              target_modules=target_modules)["metrics"]
             for meth, rank in RATIO_RUNS.items()}
     lora = runs["lora"]
     metrics = {}
@@ -162,7 +169,8 @@ def memory_ratio_result(model: str = RATIO_MODEL, shape: str = "1x512", grad_ckp
         for kind in ("allocated", "reserved"):
             metrics[f"train_{key}_over_lora_{kind}"] = (runs[meth][f"cuda_max_{kind}_bytes"]
                                                         / lora[f"cuda_max_{kind}_bytes"])
-    return {"metrics": metrics, "runs": runs, "model": model, "shape": shape, "grad_ckpt": grad_ckpt}
+    return {"metrics": metrics, "runs": runs, "model": model, "shape": shape, "grad_ckpt": grad_ckpt,
+            "target_modules": target_modules or "peft default for the architecture"}
 
 
 def ratio_grid(models: Iterable[str], shapes: Iterable[str]) -> dict:

@@ -10,11 +10,10 @@ TrainMemoryRatios: arch:Qwen/Qwen3-8B, LoRA r=256 vs QLoRA-nf4 r=256 vs VeRA r=5
 from benchmarks import common
 from bench_lib import cases_train
 from bench_lib.train import settings
-from bench_lib.train.methods import METHODS as _METHODS
 
-METHODS = list(_METHODS)
+METHODS = list(settings.methods())
 SHAPES = list(settings.shapes())
-OPTION_METHODS = ["full", "lora", "qlora-nf4"]
+OPTION_METHODS = [m for m in ("full", "lora", "qlora-nf4") if m in METHODS]
 OPTIMIZERS = ["adamw", "adamw8bit", "paged_adamw8bit"]
 
 

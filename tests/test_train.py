@@ -183,3 +183,11 @@ def test_memory_ratio_check_needs_cuda(monkeypatch):
     monkeypatch.setenv("BENCH_DEVICE", "cpu")
     with pytest.raises(NotImplementedError, match="CUDA"):
         cases_train.memory_ratio_result()
+
+
+def test_method_subset_from_environment(monkeypatch):
+    monkeypatch.setenv("BENCH_TRAIN_METHODS", "lora,dora")
+    assert settings.methods() == ("lora", "dora")
+    monkeypatch.setenv("BENCH_TRAIN_METHODS", "lora,qlora")
+    with pytest.raises(ValueError, match="known methods"):
+        settings.methods()

@@ -16,10 +16,8 @@ SCORE = {"arc": "arc_macro_f1", "squad": "squad_f1", "openmath": "openmath_exact
 
 
 def add_arguments(parser) -> None:
-    from bench_lib.train.methods import METHODS
-
     parser.add_argument("--model", default=None, help="model name (default: the first of BENCH_MODELS)")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods")
+    parser.add_argument("--methods", default=None, help="comma-separated methods (default: BENCH_TRAIN_METHODS or all)")
     parser.add_argument("--shape", default=None, help="BATCHxSEQ of the step (default: the tier's first shape)")
     parser.add_argument("--task", default="openmath", help="task fine-tuned and scored (arc, squad, openmath)")
     parser.add_argument("--no-finetune", action="store_true", help="step measurements only")
@@ -28,6 +26,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--ratio-model", default=None, help="model of --ratios (default arch:Qwen/Qwen3-8B)")
     parser.add_argument("--ratio-shape", default="1x512", help="BATCHxSEQ of --ratios")
     parser.add_argument("--grad-ckpt", action="store_true", help="gradient checkpointing in --ratios")
+    parser.add_argument("--ratio-targets", default=None,
+                        help="adapter targets of --ratios: comma-separated module names or all-linear "
+                             "(default: peft's default for the architecture, q_proj,v_proj on Qwen3)")
     parser.add_argument("--json", default=None, help="also write the raw results to this file")
 
 
@@ -87,11 +88,14 @@ def _pm(metrics: dict, name: str | None) -> str:
     return _num(mean) + (f" ± {_num(half)}" if half is not None else "")
 
 
-def ratio_report(model: str, shape: str, grad_ckpt: bool) -> tuple[str, dict]:
+def ratio_report(model: str, shape: str, grad_ckpt: bool, targets: str | None) -> tuple[str, dict]:
     from bench_lib import cases_train
 
-    r = cases_train.memory_ratio_result(model, shape, grad_ckpt)
-    lines = [f"{model}, batch×seq {shape}, gradient checkpointing {'on' if grad_ckpt else 'off'}", "",
+    if targets and targets != "all-linear":
+        targets = tuple(t.strip() for t in targets.split(",") if t.strip())
+    r = cases_train.memory_ratio_result(model, shape, grad_ckpt, targets)
+    lines = [f"{model}, batch×seq {shape}, gradient checkpointing {'on' if grad_ckpt else 'off'}, "
+             f"adapter targets {r['target_modules']}", "",
              "| method | rank | CUDA max allocated GiB | CUDA max reserved GiB |", "|---|---|---|---|"]
     for meth, rank in cases_train.RATIO_RUNS.items():
         m = r["runs"][meth]
@@ -117,14 +121,15 @@ def run(args) -> int:
 
     if args.ratios:
         try:
-            text, raw = ratio_report(args.ratio_model or "arch:Qwen/Qwen3-8B", args.ratio_shape, args.grad_ckpt)
+            text, raw = ratio_report(args.ratio_model or "arch:Qwen/Qwen3-8B", args.ratio_shape, args.grad_ckpt,
+                                     args.ratio_targets)
         except NotImplementedError as exc:
             print(f"skipped: {exc}", file=sys.stderr)
             return 2
     else:
         model = args.model or config.model_names()[0]
         shape = args.shape or settings.shapes()[0]
-        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else list(settings.methods())
         task = None if args.no_finetune else args.task
         tier = settings.tier()
         print(f"{model} on {config.device()} ({config.dtype_name()}), profile {config.profile().name}: step "

@@ -6,6 +6,7 @@ across seeds are reduced to a mean and a 95% t-interval per metric (stats.mean_c
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Sequence
 
 from bench_lib.models import get_spec, load_tokenizer
@@ -40,7 +41,7 @@ def finetune_once(model: str, method: str, task_name: str, opts: TrainOptions, d
                                   "about the method; use the step benchmark for its speed and memory")
     task = get_task(task_name)
     tokenizer = load_tokenizer(spec)
-    trainer = build_trainer(model, method, TrainOptions(**{**opts.__dict__, "total_steps": steps}), device, dtype, seed)
+    trainer = build_trainer(model, method, replace(opts, total_steps=steps), device, dtype, seed)
     losses = train_k_steps(trainer, tokenizer, load_examples(task_name, "train"), batch_size, seq_len, steps, seed)
     scores = evaluate(trainer.model, spec, tokenizer, task, load_examples(task_name, "test", limit=n_eval),
                       device, dtype, eval_batch)

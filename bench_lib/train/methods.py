@@ -18,7 +18,7 @@ from bench_lib.engines.base import EngineUnavailable
 class TrainOptions:
     rank: int = 16
     alpha: int | None = None               # None: 2 × rank
-    target_modules: str | tuple[str, ...] = "all-linear"
+    target_modules: str | tuple[str, ...] | None = "all-linear"   # None: peft's default for the architecture
     grad_ckpt: bool = False
     optimizer: str = "adamw"
     lr: float | None = None                # None: the method's default
@@ -60,7 +60,9 @@ def _lora_config(opts: TrainOptions, **extra):
 
 
 def _targets(opts: TrainOptions):
-    return opts.target_modules if isinstance(opts.target_modules, str) else list(opts.target_modules)
+    if opts.target_modules is None or isinstance(opts.target_modules, str):
+        return opts.target_modules
+    return list(opts.target_modules)
 
 
 def lora(model, opts: TrainOptions):

@@ -2,6 +2,7 @@
 
 BENCH_SEEDS        seeds per fine-tune configuration (default 1; 3 in the full tier)
 BENCH_TRAIN_SHAPES batch×sequence shapes of the step grid, e.g. "1x128,4x256"
+BENCH_TRAIN_METHODS methods of the grids (default: every registered method), e.g. "lora,dora"
 """
 from __future__ import annotations
 
@@ -62,3 +63,17 @@ def seeds() -> tuple[int, ...]:
     if n < 1:
         raise config.ConfigError(f"BENCH_SEEDS={raw!r}: need at least one seed")
     return tuple(range(n))
+
+
+def methods() -> tuple[str, ...]:
+    from bench_lib.train.methods import METHODS
+
+    raw = os.environ.get("BENCH_TRAIN_METHODS")
+    if not raw:
+        return tuple(METHODS)
+    out = tuple(m.strip() for m in raw.split(",") if m.strip())
+    unknown = [m for m in out if m not in METHODS]
+    if unknown or not out:
+        raise config.ConfigError(f"BENCH_TRAIN_METHODS={raw!r} names unknown method(s) {unknown}; "
+                                 f"known methods: {', '.join(METHODS)}")
+    return out
