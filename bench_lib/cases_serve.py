@@ -12,6 +12,9 @@ BENCH_SERVE_ENDPOINT  completions | chat (default completions)
 BENCH_SERVE_GOODPUT   limits in milliseconds as in vLLM's --goodput, e.g. ttft:1000,tpot:100
 BENCH_SERVE_URL       a running OpenAI-compatible server for the "url" kind (BENCH_SERVE_MODEL: its model name)
 BENCH_SERVE_MAX_TOKENS  output budget per request (default per profile)
+BENCH_SERVE_FIXED_OUTPUT  1 (default): every request generates exactly that budget (min_tokens =
+                      max_tokens, as vLLM's benchmark with --ignore-eos), so TPOT and ITL are measured
+                      over the same number of tokens on every server; 0: the model may stop at EOS
 """
 from __future__ import annotations
 
@@ -88,6 +91,13 @@ def goodput_limits_s(text: str | None = None) -> dict[str, float]:
     return out
 
 
+def fixed_output() -> bool:
+    value = os.environ.get("BENCH_SERVE_FIXED_OUTPUT", "1")
+    if value not in ("0", "1"):
+        raise config.ConfigError(f"BENCH_SERVE_FIXED_OUTPUT={value!r}; use 1 (fixed output length) or 0 (stop at EOS)")
+    return value == "1"
+
+
 def endpoint() -> str:
     name = os.environ.get("BENCH_SERVE_ENDPOINT", "completions")
     if name not in serve.ENDPOINTS:
@@ -107,7 +117,8 @@ def serve_requests(model: str, endpoint_name: str, n: int, max_tokens: int) -> l
         messages = [{"role": "user", "content": ex.prompt}]
         text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, enable_thinking=False)
         prompt_len = len(tok(text, add_special_tokens=False).input_ids)
-        out.append(serve.ServeRequest(messages if endpoint_name == "chat" else text, prompt_len, max_tokens))
+        out.append(serve.ServeRequest(messages if endpoint_name == "chat" else text, prompt_len, max_tokens,
+                                      max_tokens if fixed_output() else 0))
     return out
 
 
@@ -156,7 +167,7 @@ def serving_result(server: servers.Server, model: str, load: str) -> dict:
     values = serve.serving_metrics(run, cases.tokenizer_for(model), goodput_limits_s())
     values["serve_server_peak_rss_bytes"] = servers.peak_rss_bytes(server)
     return {"metrics": values, "failures": serve.failures(run), "settings": {**run.settings, "load": load,
-            "max_tokens": s.max_tokens, "server": server.kind, "model": model, "profile": config.profile().name}}
+            "max_tokens": s.max_tokens, "fixed_output": fixed_output(), "server": server.kind, "model": model, "profile": config.profile().name}}
 
 
 def serving_grid(kind: str, models: Iterable[str], load_names: Iterable[str]) -> dict:

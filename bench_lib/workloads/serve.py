@@ -20,6 +20,7 @@ a request also fails when it exceeds `request_timeout_s`, and requests not yet s
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import math
@@ -41,6 +42,7 @@ class ServeRequest:
     prompt: Any             # text or token ids (completions), or a list of messages (chat)
     prompt_len: int         # prompt tokens by our tokenizer; replaced by the server's count if it reports one
     max_tokens: int
+    min_tokens: int = 0     # = max_tokens for a fixed output length (EOS suppressed until then)
 
 
 @dataclass
@@ -68,11 +70,11 @@ class EndpointError(RuntimeError):
     """The endpoint cannot be used at all (wrong URL, not OpenAI-compatible); names the URL."""
 
 
-def sampling_settings(max_tokens: int) -> dict:
+def sampling_settings(max_tokens: int, min_tokens: int = 0) -> dict:
     """Greedy and unpenalized on every request: servers differ in their defaults (llama.cpp's
     server applies repeat_penalty 1.1 unless told otherwise), and defaults would make the engines
     generate different texts of different lengths."""
-    return {"temperature": 0.0, "top_p": 1.0, "top_k": 1, "max_tokens": max_tokens,
+    return {"temperature": 0.0, "top_p": 1.0, "top_k": 1, "max_tokens": max_tokens, "min_tokens": min_tokens,
             "repeat_penalty": 1.0, "repetition_penalty": 1.0, "presence_penalty": 0.0,
             "frequency_penalty": 0.0, "seed": 0}
 
@@ -81,7 +83,7 @@ def build_payload(endpoint: str, model: str, req: ServeRequest, extra: dict | No
     if endpoint not in ENDPOINTS:
         raise ValueError(f"unknown endpoint {endpoint!r}; use one of {', '.join(ENDPOINTS)}")
     body = {"model": model, "stream": True, "stream_options": {"include_usage": True},
-            **sampling_settings(req.max_tokens)}
+            **sampling_settings(req.max_tokens, req.min_tokens)}
     body["messages" if endpoint == "chat" else "prompt"] = req.prompt
     body.update(extra or {})
     return body
@@ -154,6 +156,9 @@ def send_request(base_url: str, endpoint: str, payload: dict, request_timeout_s:
         # failure: its partial timings would flatter the server.
         out.success = first and finished
         out.latency = recent - st
+        if finished:  # let the server finish its response instead of resetting the connection
+            with contextlib.suppress(Exception):
+                resp.read()
         if not first:
             out.error = "the stream ended without a single token chunk"
         elif not finished:
