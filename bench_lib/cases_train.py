@@ -157,7 +157,8 @@ def memory_ratio_result(model: str = RATIO_MODEL, shape: str = "1x512", grad_ckp
     QLoRA/LoRA and VeRA/LoRA that the published study reports as ≈0.38 and ≈0.80 (allocated)."""
     device, _, _ = _settings()
     if not device.startswith("cuda"):
-        raise NotImplementedError(f"the memory-ratio check trains {model} and needs a CUDA GPU (~40 GB); "
+        raise NotImplementedError(f"the memory-ratio check trains {model} and needs a CUDA GPU "
+                                  "(the LoRA run alone holds a 16 GB bf16 base); "
                                   f"this run's device is {device}")
     runs = {meth: step_result(model, meth, shape, grad_ckpt=grad_ckpt, rank=rank, save=False,
                               target_modules=target_modules)["metrics"]
