@@ -1,9 +1,10 @@
 """Overhead check: the suite's generate path and a bare loop of the same engine produce the
 same tokens, and the ratio of their decode speeds is measured side by side.
 
-The issue's target is a ratio >= 0.98; on a shared 2-core machine timings are noisy, so the
-test asserts a loose bound that still catches a path that does real extra work per token, and
-`llm-bench engines` prints the measured ratios."""
+The issue's target is a ratio >= 0.98. The test asserts a looser bound (0.9) that still catches
+a path doing real extra work per token, and only when the interleaved pairs agree (IQR within
+10% of the median); on a loaded machine it skips with the measured spread. `llm-bench engines`
+prints the measured ratios."""
 from __future__ import annotations
 
 import math
@@ -12,7 +13,8 @@ import pytest
 
 from bench_lib import cases_engines
 
-LOOSE_BOUND = 0.8
+LOOSE_BOUND = 0.9
+NOISE_LIMIT = 0.1  # judge the ratio only when its IQR is within 10% of its median
 
 
 @pytest.mark.parametrize("engine", ["hf", "llamacpp"])
@@ -23,7 +25,11 @@ def test_bare_loop_matches_suite_and_ratio_is_measured(engine):
     assert r["same_tokens"], "bare loop and suite generated different tokens"
     assert r["decode_tokens"] >= 1
     assert r["ratio"].n == 4 and math.isfinite(r["ratio"].median)
-    assert r["ratio"].median > LOOSE_BOUND, f"{engine}: suite/bare decode ratio {r['ratio']}"
+    ratio = r["ratio"]
+    if ratio.iqr > NOISE_LIMIT * ratio.median:
+        pytest.skip(f"{engine}: timings too noisy to judge the ratio here (median {ratio.median:.3f}, "
+                    f"IQR {ratio.q1:.3f}..{ratio.q3:.3f}); run `llm-bench engines` on a quiet machine")
+    assert ratio.median > LOOSE_BOUND, f"{engine}: suite/bare decode ratio {ratio}"
 
 
 def test_unknown_engine_has_no_bare_loop():
