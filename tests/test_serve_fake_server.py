@@ -48,8 +48,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        print(json.dumps(body), flush=True)
-        with _lock:
+        with _lock:  # one whole line per request, even when handler threads print at once
+            sys.stdout.write(json.dumps(body) + "\n")
+            sys.stdout.flush()
             _count["n"] += 1
             nth = _count["n"]
         chat = self.path.endswith("/chat/completions")
