@@ -18,7 +18,7 @@ def setup():
     target = models.load_model(models.get_spec("tiny-qwen3"))
     draft = models.load_model(models.get_spec("tiny-qwen3-draft"))
     tok = cases.tokenizer_for("tiny-qwen3")
-    prompts = cases_kvspec.spec_prompts("tiny-qwen3", "squad", 3)
+    prompts = cases_kvspec.spec_prompts("tiny-qwen3", "openmath", 3)
     return target, draft, tok, _eos_ids(target, tok.eos_token_id), prompts
 
 
@@ -66,7 +66,7 @@ def test_mismatch_fails_the_case(monkeypatch, setup):
     # A "method" that changes the output must be caught, not averaged into a number.
     monkeypatch.setattr(sp, "method_kwargs", lambda *a, **k: {"suppress_tokens": [first]})
     with pytest.raises(cases_kvspec.SpeculativeMismatch, match="differs from plain greedy at token 0"):
-        cases_kvspec.speculative_result("tiny-qwen3", "prompt-lookup", "squad", n_prompts=1)
+        cases_kvspec.speculative_result("tiny-qwen3", "prompt-lookup", "openmath", n_prompts=1)
 
 
 def test_unknown_method_lists_known(setup):
