@@ -28,9 +28,20 @@ def context(model: str):
     return Context(device, config.dtype_name(device), windows, TRAIN_STEPS[prof.name])
 
 
-@functools.lru_cache(maxsize=2)
+def _identity(model: str) -> str:
+    """Part of every in-process cache key: a model rewritten on disk mid-run is a new model."""
+    from bench_lib.quant.cache import _model_identity
+
+    return repr(_model_identity(get_spec(model)))
+
+
 def reference(model: str) -> quality.Reference:
     """Log-probs of the unquantized model (the run's device and dtype) on the evaluation windows."""
+    return _reference(model, _identity(model))
+
+
+@functools.lru_cache(maxsize=2)
+def _reference(model: str, identity: str) -> quality.Reference:
     from bench_lib.models import load_model
 
     device = config.device()
@@ -67,9 +78,13 @@ def task_runs(engine, model: str) -> dict:
             for t in config.task_names()}
 
 
-@functools.lru_cache(maxsize=2)
 def baseline_tasks(model: str) -> dict:
     """Task scores of the unquantized model, measured in this run: deltas are side by side."""
+    return _baseline_tasks(model, _identity(model), config.task_names())
+
+
+@functools.lru_cache(maxsize=2)
+def _baseline_tasks(model: str, identity: str, tasks: tuple) -> dict:
     from bench_lib.quant.cache import get_or_build
 
     q, _ = get_or_build(get_spec(model), "none", context(model))
@@ -127,11 +142,11 @@ def own_reference(model: str, scheme: str) -> quality.Reference | None:
     from bench_lib.quant.registry import scheme_module
 
     module, _ = scheme_module(scheme)
-    return _own_reference(model, module.__name__) if hasattr(module, "own_reference") else None
+    return _own_reference(model, module.__name__, _identity(model)) if hasattr(module, "own_reference") else None
 
 
 @functools.lru_cache(maxsize=2)
-def _own_reference(model: str, module_name: str) -> quality.Reference:
+def _own_reference(model: str, module_name: str, identity: str) -> quality.Reference:
     import importlib
 
     fp = importlib.import_module(module_name).own_reference(get_spec(model), context(model))

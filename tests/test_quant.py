@@ -128,3 +128,12 @@ def test_quantize_pow2_benchmark(benchmark, tmp_path, monkeypatch):
     module, variant = scheme_module("pow2-int4")
     q, _ = benchmark.pedantic(cache.build, args=(spec, "pow2-int4", module, variant, ctx), rounds=3, warmup_rounds=1)
     assert q.weight_bytes > 0
+
+
+def test_gguf_types_on_the_same_yardstick():
+    pytest.importorskip("llama_cpp")
+    q8, q4 = _result("gguf-q8_0")["metrics"], _result("gguf-q4_0")["metrics"]
+    assert q8["quant_weight_bytes"] > q4["quant_weight_bytes"]
+    assert 0 < q8["quality_kld_mean"] <= q4["quality_kld_mean"]
+    # the same reference log-probs and tokens as the HF-side schemes: Q8_0 must be close to fp32
+    assert q8["quality_same_top_p"] > 0.9

@@ -30,7 +30,8 @@ def row(scheme: str, entry: dict) -> str:
     r = entry["result"]
     m, k = r["metrics"], r["kld"]
     cells = [scheme, r["engine"], _f(m["quant_weight_bytes"] / 2**20, ".2f"), _f(m["quant_bits_per_weight"], ".2f"),
-             f"{k.kld_mean:.5f} ± {k.kld_mean_unc:.5f}", _f(m["quality_kld_p99"], ".4f"),
+             f"{k.kld_mean:.5f} ± {k.kld_mean_unc:.5f}" + (f" (vs own fp {m['quant_kld_vs_own_fp']:.5f})"
+                                                          if "quant_kld_vs_own_fp" in m else ""), _f(m["quality_kld_p99"], ".4f"),
              f"{100 * k.same_top_p:.1f} ± {100 * k.same_top_p_unc:.1f} %", f"{k.ppl_ratio:.4f} ± {k.ppl_ratio_unc:.4f}",
              _f(m.get("quant_delta_arc_macro_f1"), "+.3f"), _f(m.get("quant_delta_squad_f1"), "+.2f"),
              _f(m.get("quant_delta_openmath_absdiff"), "+.2f"), _f(m.get("quant_decode_tokens_per_s"), ".1f"),
