@@ -29,15 +29,17 @@ def parity_table(models, n_prompts: int) -> list[str]:
     from bench_lib import cases, cases_engines
 
     combos = [(m, e, t, n_prompts) for m in models for e, t in cases_engines.PARITY_VARIANTS]
-    lines = ["| model | engine | GGUF | identical / prompts | shortest agreeing prefix |", "|---|---|---|---|---|"]
+    lines = ["| model | engine | GGUF | identical / prompts | HF tokens per prompt | shortest agreeing prefix |", "|---|---|---|---|---|---|"]
     for (m, e, t, _), entry in cases.run_grid(cases_engines.parity_result, combos).items():
         status = _status(entry)
         if status:
-            lines.append(f"| {m} | {e} | {t or '-'} | {status} | |")
+            lines.append(f"| {m} | {e} | {t or '-'} | {status} | | |")
             continue
         r = entry["result"]
         prefix = min(row["agreeing_prefix"] for row in r["rows"])
-        lines.append(f"| {m} | {e} | {t or '-'} | {r['identical']} / {r['prompts']} | {prefix} tokens |")
+        lengths = [row["hf_tokens"] for row in r["rows"]]
+        lines.append(f"| {m} | {e} | {t or '-'} | {r['identical']} / {r['prompts']} | "
+                     f"{min(lengths)}–{max(lengths)} | {prefix} |")
     return lines
 
 
