@@ -25,6 +25,7 @@ import torch  # noqa: E402
 from bench_lib.tasks.loading import load_examples  # noqa: E402
 
 OUT = ROOT / "bench_lib" / "embedded"
+PROMPT_WEIGHT = 0.2
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHAT_TEMPLATE = (
     "{%- for message in messages %}"
@@ -69,22 +70,33 @@ def train_tokenizer(texts: list[str], vocab_size: int, out: Path):
     return fast
 
 
-def batches(ids: list[list[int]], batch_size: int, pad: int, rng: random.Random):
+def batches(ids: list[list[int]], prompt_lens: list[int], batch_size: int, pad: int, rng: random.Random):
     order = list(range(len(ids)))
     while True:
         rng.shuffle(order)
         for i in range(0, len(order) - batch_size + 1, batch_size):
-            chunk = [ids[j] for j in order[i:i + batch_size]]
-            width = max(map(len, chunk))
-            x = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros_like(x)
-            for r, seq in enumerate(chunk):
-                x[r, :len(seq)] = torch.tensor(seq)
-                mask[r, :len(seq)] = 1
-            yield x, mask
+            picked = order[i:i + batch_size]
+            width = max(len(ids[j]) for j in picked)
+            x = torch.full((len(picked), width), pad, dtype=torch.long)
+            weight = torch.zeros(len(picked), width)
+            for r, j in enumerate(picked):
+                x[r, :len(ids[j])] = torch.tensor(ids[j])
+                # Prompt tokens are templated and easy; at full weight they drown the answers,
+                # which are what the task metrics score. A small weight keeps a language model
+                # (perplexity/KLD on prompt text stays meaningful).
+                weight[r, :prompt_lens[j]] = PROMPT_WEIGHT
+                weight[r, prompt_lens[j]:len(ids[j])] = 1.0
+            yield x, weight
 
 
-def train_model(name: str, tokenizer, token_ids: list[list[int]], steps: int, seed: int, out: Path) -> dict:
+def weighted_loss(logits: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    nll = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), x[:, 1:].flatten(), reduction="none")
+    w = weight[:, 1:].flatten()
+    return (nll * w).sum() / w.sum()
+
+
+def train_model(name: str, tokenizer, token_ids: list[list[int]], prompt_lens: list[int], steps: int, seed: int,
+                out: Path) -> dict:
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     torch.manual_seed(seed)
@@ -96,13 +108,12 @@ def train_model(name: str, tokenizer, token_ids: list[list[int]], steps: int, se
     warmup = max(steps // 20, 1)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warmup, 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0)))))
-    data = batches(token_ids, 16, tokenizer.pad_token_id, random.Random(seed))
+    data = batches(token_ids, prompt_lens, 16, tokenizer.pad_token_id, random.Random(seed))
     model.train()
     start, losses = time.perf_counter(), []
     for step in range(steps):
-        x, mask = next(data)
-        labels = x.masked_fill(mask == 0, -100)
-        loss = model(input_ids=x, attention_mask=mask, labels=labels).loss
+        x, weight = next(data)
+        loss = weighted_loss(model(input_ids=x, attention_mask=(weight > 0).long()).logits, x, weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -119,6 +130,7 @@ def train_model(name: str, tokenizer, token_ids: list[list[int]], steps: int, se
     tokenizer.save_pretrained(out)
     n_params = sum(p.numel() for p in model.parameters())
     info = {"name": name, "parameters": n_params, "steps": steps, "batch_size": 16, "seed": seed,
+            "prompt_token_weight": PROMPT_WEIGHT,
             "final_loss_mean_last_50": sum(losses[-50:]) / len(losses[-50:]),
             "train_seconds": round(time.perf_counter() - start, 1), "torch": torch.__version__}
     (out / "training_info.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -127,14 +139,15 @@ def train_model(name: str, tokenizer, token_ids: list[list[int]], steps: int, se
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1200)
+    parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--draft-steps", type=int, default=150)
     parser.add_argument("--vocab-size", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=OUT, help="output folder (default: the committed embedded models)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     convs = conversations()
-    tok_dir = OUT / "tiny-qwen3"
+    tok_dir = args.out / "tiny-qwen3"
     tok_dir.mkdir(parents=True, exist_ok=True)
     from transformers import PreTrainedTokenizerFast
 
@@ -142,9 +155,11 @@ def main() -> None:
     tokenizer = train_tokenizer(plain, args.vocab_size, tok_dir)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(tok_dir)
     ids = [tokenizer.apply_chat_template(conv, tokenize=True, return_dict=False) for conv in convs]
+    prompt_lens = [len(tokenizer.apply_chat_template(conv[:1], add_generation_prompt=True, tokenize=True,
+                                                     return_dict=False)) for conv in convs]
     print(f"{len(ids)} conversations, {sum(map(len, ids))} tokens, longest {max(map(len, ids))}")
     for name, steps, seed in (("tiny-qwen3", args.steps, 0), ("tiny-qwen3-draft", args.draft_steps, 1)):
-        print(json.dumps(train_model(name, tokenizer, ids, steps, seed, OUT / name)))
+        print(json.dumps(train_model(name, tokenizer, ids, prompt_lens, steps, seed, args.out / name)))
 
 
 if __name__ == "__main__":
