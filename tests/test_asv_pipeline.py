@@ -31,7 +31,7 @@ def asv_run(tmp_path_factory):
     subprocess.run([ASV, "machine", "--yes", "--machine", "pytest-box"], cwd=tmp, env=env, check=True,
                    capture_output=True)
     run = subprocess.run([ASV, "run", "--python=same", "--quick", "--launch-method", "spawn", "--machine",
-                          "pytest-box", "--set-commit-hash", head, "--bench", "ArcInference|GenerateTime"],
+                          "pytest-box", "--set-commit-hash", head, "--bench", r"^bench_inference\.(ArcInference|GenerateTime)\."],
                          cwd=tmp, env=env, capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     pub = subprocess.run([ASV, "publish"], cwd=tmp, env=env, capture_output=True, text=True)
