@@ -11,7 +11,7 @@ def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "skipped/failed"
     if isinstance(value, float) and math.isnan(value):
-        return "skipped (n/a here)"
+        return "n/a"
     if unit == "bytes":
         return f"{value / 2**20:.1f} MiB"
     if unit == "seconds":
@@ -39,6 +39,33 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def cmd_table(args) -> int:
+    """One benchmark class of the newest results as a markdown table: a row per parameter
+    combination, a column per benchmark method (value with its unit)."""
+    import re
+
+    from bench_lib import asv_results
+
+    rows = [r for r in asv_results.latest(asv_results.load(args.results))
+            if re.search(args.bench, r.benchmark) and (not args.machine or r.machine == args.machine)]
+    if not rows:
+        print(f"no results matching {args.bench!r} under {args.results}", file=sys.stderr)
+        return 1
+    methods = sorted({r.benchmark.rsplit(".", 1)[1] for r in rows})
+    if args.columns:
+        methods = [m for m in args.columns.split(",") if m in methods]
+    names = list(rows[0].params)
+    table: dict[tuple, dict[str, str]] = {}
+    for r in rows:
+        key = tuple(r.params.get(n, "") for n in names)
+        table.setdefault(key, {})[r.benchmark.rsplit(".", 1)[1]] = _fmt(r.value, r.unit)
+    print("| " + " | ".join(names + [m.removeprefix("track_") for m in methods]) + " |")
+    print("|" + "---|" * (len(names) + len(methods)))
+    for key in sorted(table):
+        print("| " + " | ".join(list(key) + [table[key].get(m, "") for m in methods]) + " |")
+    return 0
+
+
 # Subcommands that live with their area: "name": ("module", "help"). Each module has
 # `add_arguments(parser)` and `run(args) -> int`, and is imported only when its command runs.
 COMMANDS = {
@@ -61,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("summary", help="table of the newest results per machine")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("table", help="one benchmark class of the newest results as a markdown table")
+    p.add_argument("bench", help="regular expression over benchmark names, e.g. 'QuantSchemes'")
+    p.add_argument("--results", type=Path, default=Path("results"))
+    p.add_argument("--machine", default=None, help="only this asv machine")
+    p.add_argument("--columns", default=None, help="comma-separated method names to show, in order")
+    p.set_defaults(func=cmd_table)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, add_help=False)
         p.set_defaults(module=module)
