@@ -80,6 +80,12 @@ def engine_grid(task: str, models: Iterable[str], batch_sizes: Iterable[int]) ->
 
 
 def engine_generation_callable(model: str, task: str, batch_size: int, engine: str):
+    if engine == "vllm" and importlib.util.find_spec("vllm") is None:
+        # asv runs every time_/peakmem_ parameter in a fresh process: with vLLM behind its server
+        # (its own venv) each would pay a server start of minutes. The same generation is timed
+        # by the *Engines classes' track_ values, from one server per task.
+        raise NotImplementedError("vLLM runs here only through its server (.venv-vllm); its timings are the "
+                                  "track_ values of ArcEngines/SquadEngines/OpenMathEngines")
     return cases.generation_callable(model, task, batch_size, engine)
 
 

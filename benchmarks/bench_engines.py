@@ -58,7 +58,7 @@ class EngineGenerateTime:
     param_names = ["engine", "model", "task", "batch_size"]
     params = [ENGINES, common.MODELS, common.TASKS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
-    version = "engines-generate-1"
+    version = "engines-generate-2"
 
     def setup(self, engine, model, task, batch_size):
         self.generate = cases_engines.engine_generation_callable(model, task, batch_size, engine)
