@@ -11,6 +11,11 @@ TORCH_CPU  ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 EXTRAS     ?= cpu
 ASV_ARGS   ?=
+# The smoke tier is for "does it run and roughly how fast": one round of at most five repeats per
+# time_ benchmark instead of asv's default two rounds of up to ten. Other tiers keep asv's defaults.
+ifeq ($(or $(BENCH_PROFILE),smoke),smoke)
+ASV_TIER_ARGS ?= -a rounds=1 -a repeat=5
+endif
 LLAMACPP   ?= 1
 LLAMACPP_WHEEL_CACHE ?= $(HOME)/.cache/llm-bench/wheels
 REPORT_ARGS ?=
@@ -64,7 +69,7 @@ bench: install
 	@# asv publish, which empties html/.
 	@machine=$$($(PY) -m bench_lib.cli fingerprint --asv-machine); \
 	rc=0; HF_HUB_OFFLINE=1 $(VENV)/bin/asv run --python=same --launch-method spawn --record-samples \
-	    --machine "$$machine" --set-commit-hash $$(git rev-parse HEAD) $(ASV_ARGS) || rc=$$?; \
+	    --machine "$$machine" --set-commit-hash $$(git rev-parse HEAD) $(ASV_TIER_ARGS) $(ASV_ARGS) || rc=$$?; \
 	  $(VENV)/bin/asv publish && \
 	  $(PY) -m bench_lib.cli report $(REPORT_ARGS) && \
 	  $(PY) -m bench_lib.cli summary --results results && \
