@@ -1,6 +1,6 @@
 """A small OpenAI-compatible streaming server for the serving tests (run as a script; no tests here).
 
-    python tests/test_serve_fake_server.py PORT MODE [TOKENS] [DELAY_S]
+    python tests/fake_openai_server.py PORT MODE [TOKENS] [DELAY_S]
 
 MODE: ok           streams TOKENS chunks DELAY_S apart, then a usage chunk and [DONE]
       never_ready  /v1/models answers 503 forever

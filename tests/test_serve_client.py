@@ -12,7 +12,7 @@ from bench_lib import cases_serve, servers
 from bench_lib.config import ConfigError
 from bench_lib.workloads import serve
 
-FAKE = str(Path(__file__).with_name("test_serve_fake_server.py"))
+FAKE = str(Path(__file__).with_name("fake_openai_server.py"))
 
 
 def start_fake(mode, tokens=5, delay=0.01, timeout=10.0):
