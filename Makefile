@@ -71,6 +71,7 @@ bench: install
 	rc=0; HF_HUB_OFFLINE=1 $(VENV)/bin/asv run --python=same --launch-method spawn --record-samples \
 	    --machine "$$machine" --set-commit-hash $$(git rev-parse HEAD) $(ASV_TIER_ARGS) $(ASV_ARGS) || rc=$$?; \
 	  $(VENV)/bin/asv publish && \
+	  { $(PY) -m bench_lib.dashboard_assets html || true; } && \
 	  $(PY) -m bench_lib.cli report $(REPORT_ARGS) && \
 	  $(PY) -m bench_lib.cli summary --results results && \
 	  echo "results:   $(CURDIR)/results/$$machine/" && \
@@ -90,6 +91,7 @@ test: install
 
 publish: install
 	$(VENV)/bin/asv publish
+	-$(PY) -m bench_lib.dashboard_assets html
 
 summary: install
 	$(PY) -m bench_lib.cli summary --results results

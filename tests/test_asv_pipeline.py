@@ -36,6 +36,10 @@ def asv_run(tmp_path_factory):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     pub = subprocess.run([ASV, "publish"], cwd=tmp, env=env, capture_output=True, text=True)
     assert pub.returncode == 0, pub.stderr[-2000:]
+    # asv's pages load their libraries from CDNs; make bench points them at vendored copies.
+    from bench_lib import dashboard_assets
+
+    assert dashboard_assets.localize(tmp / "html") >= 1
     return tmp
 
 
@@ -70,3 +74,4 @@ def test_dashboard_shows_the_graphs_in_a_browser(asv_run, tmp_path):
     assert "bench_inference.GenerateTime.time_generate" in dom
     assert dom.count("<canvas") + dom.count("<img") >= 5, "the summary grid drew no graphs"
     assert png.stat().st_size > 10_000
+    assert "3rd-party scripts" not in dom, "the dashboard's libraries did not load"
