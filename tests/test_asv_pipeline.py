@@ -78,3 +78,16 @@ def test_dashboard_shows_the_graphs_in_a_browser(asv_run, tmp_path):
     assert dom.count("<canvas") >= 2 and "flot-base" in dom, "the benchmark page drew no graph"
     assert "batch_size-1" in dom and "batch_size-4" in dom   # one series per parameter value
     assert png.stat().st_size > 10_000
+
+
+def test_table_and_summary_commands_read_the_run(asv_run, capsys):
+    from bench_lib import cli
+
+    assert cli.main(["table", "ArcInference", "--results", str(asv_run / "results"),
+                     "--columns", "track_ttft,track_accuracy"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "| model | batch_size | ttft | accuracy |"
+    assert len(lines) == 4 and lines[2].startswith("| tiny-qwen3 | 1 | ") and lines[2].endswith(" fraction |")
+    assert cli.main(["summary", "--results", str(asv_run / "results")]) == 0
+    assert "0 skipped or failed" not in capsys.readouterr().out   # the CUDA tracks are skipped on CPU
+    assert cli.main(["table", "NoSuchClass", "--results", str(asv_run / "results")]) == 1
