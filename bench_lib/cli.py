@@ -9,7 +9,7 @@ from pathlib import Path
 
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
-        return "skipped/failed"
+        return "failed"
     if isinstance(value, float) and math.isnan(value):
         return "n/a"
     if unit == "bytes":
@@ -26,16 +26,18 @@ def cmd_summary(args) -> int:
     if not rows:
         print(f"no asv results under {args.results}; run `make bench` first", file=sys.stderr)
         return 1
-    missing = 0
+    # asv writes null for a failed benchmark and NaN for a skipped one.
+    failed = skipped = 0
     for machine in sorted({r.machine for r in rows}):
         mrows = [r for r in rows if r.machine == machine]
         print(f"\n## {machine} @ {mrows[0].commit[:10]}\n")
         print("| benchmark | params | value |\n|---|---|---|")
         for r in sorted(mrows, key=lambda r: (r.benchmark, sorted(r.params.items()))):
-            missing += r.value is None
+            failed += r.value is None
+            skipped += isinstance(r.value, float) and math.isnan(r.value)
             params = ", ".join(f"{k}={v}" for k, v in r.params.items())
             print(f"| {r.benchmark} | {params} | {_fmt(r.value, r.unit)} |")
-    print(f"\n{len(rows)} values, {missing} skipped or failed")
+    print(f"\n{len(rows)} values: {len(rows) - failed - skipped} measured, {skipped} skipped, {failed} failed")
     return 0
 
 
