@@ -12,7 +12,6 @@ from typing import Callable, Iterable
 
 from bench_lib import config
 from bench_lib.engines.base import EngineUnavailable
-from bench_lib.metrics import METRICS
 from bench_lib.models import get_spec
 
 
@@ -92,7 +91,3 @@ def run_grid(fn: Callable[..., dict], combos: Iterable[tuple]) -> dict[tuple, di
 def inference_grid(task: str, models: Iterable[str], batch_sizes: Iterable[int], engine: str = "hf") -> dict:
     combos = [(m, task, b, engine) for m in models for b in batch_sizes]
     return {(m, b): v for (m, _, b, _), v in run_grid(inference_result, combos).items()}
-
-
-def metric_unit(name: str) -> str:
-    return METRICS[name].unit

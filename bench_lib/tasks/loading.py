@@ -53,12 +53,6 @@ def _hub_rows(task, split: str, path: str | None) -> tuple[list[dict], str]:
     return list(ds), f"{path or src.path}[{src.name or 'default'}/{src.splits[split]}]"
 
 
-def describe_source() -> str:
-    if os.environ.get("BENCH_DATA_DIR"):
-        return f"files in {os.environ['BENCH_DATA_DIR']}"
-    return os.environ.get("BENCH_DATA_SOURCE", "fixtures")
-
-
 def load_rows(task_name: str, split: str, source: str | None = None) -> tuple[list[dict], str]:
     """Rows of one split and a label for the place they came from (used in error messages)."""
     if split not in SPLITS:
