@@ -10,7 +10,7 @@ from bench_lib import cases_engines
 ENGINES = list(cases_engines.engine_names())
 
 
-class _EngineTracks:
+class _EngineTracks(common.GenerationTracks):
     param_names = ["engine", "model", "batch_size"]
     params = [ENGINES, common.MODELS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
@@ -19,15 +19,8 @@ class _EngineTracks:
     def setup(self, grid, engine, model, batch_size):
         self.result = common.pick(grid, (model, engine, batch_size))
 
-    track_ttft = common.track("ttft_s")
-    track_tpot = common.track("tpot_s")
-    track_e2e_latency = common.track("e2e_latency_s")
-    track_tokens_per_s = common.track("output_tokens_per_s")
     track_own_prompt_tokens_per_s = common.track("engines_own_prompt_tokens_per_s")
     track_own_decode_tokens_per_s = common.track("engines_own_decode_tokens_per_s")
-    track_peak_rss = common.track("peak_rss_bytes")
-    track_cuda_max_allocated = common.track("cuda_max_allocated_bytes")
-    track_cuda_max_reserved = common.track("cuda_max_reserved_bytes")
 
 
 class ArcEngines(_EngineTracks):

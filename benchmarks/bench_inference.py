@@ -7,7 +7,7 @@ from benchmarks import common
 from bench_lib import cases
 
 
-class _Tracks:
+class _Tracks(common.GenerationTracks):
     param_names = ["model", "batch_size"]
     params = [common.MODELS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
@@ -15,14 +15,6 @@ class _Tracks:
 
     def setup(self, grid, model, batch_size):
         self.result = common.pick(grid, (model, batch_size))
-
-    track_ttft = common.track("ttft_s")
-    track_tpot = common.track("tpot_s")
-    track_e2e_latency = common.track("e2e_latency_s")
-    track_tokens_per_s = common.track("output_tokens_per_s")
-    track_peak_rss = common.track("peak_rss_bytes")
-    track_cuda_max_allocated = common.track("cuda_max_allocated_bytes")
-    track_cuda_max_reserved = common.track("cuda_max_reserved_bytes")
 
 
 class ArcInference(_Tracks):

@@ -63,3 +63,15 @@ def track(name: str):
     method.__doc__ = f"{record.description} ({record.unit}, {'higher' if record.higher_is_better else 'lower'} is better)"
     method.unit = record.unit
     return method
+
+
+class GenerationTracks:
+    """Speed and memory tracks of a generation result, shared by every class that generates on
+    task prompts (bench_inference, bench_engines); the subclass sets params and setup."""
+    track_ttft = track("ttft_s")
+    track_tpot = track("tpot_s")
+    track_e2e_latency = track("e2e_latency_s")
+    track_tokens_per_s = track("output_tokens_per_s")
+    track_peak_rss = track("peak_rss_bytes")
+    track_cuda_max_allocated = track("cuda_max_allocated_bytes")
+    track_cuda_max_reserved = track("cuda_max_reserved_bytes")
