@@ -2,7 +2,7 @@
 the overhead of the suite's generate path against a bare loop of the same engine.
 
 asv (benchmarks/bench_engines.py), pytest and `llm-bench engines` all call these.
-BENCH_ENGINES (comma-separated, default hf,llamacpp,vllm) picks the engines of the grid; an
+BENCH_ENGINES (comma-separated, default hf,hf-generate,llamacpp,vllm) picks the engines of the grid; an
 engine that is not installed is recorded as skipped with the reason.
 """
 from __future__ import annotations
@@ -15,12 +15,11 @@ from typing import Iterable
 from bench_lib import cases, config
 from bench_lib.engines.registry import ENGINES
 
-DEFAULT_ENGINES = ("hf", "llamacpp", "vllm")
+DEFAULT_ENGINES = ("hf", "hf-generate", "llamacpp", "vllm")
 # Engine variants checked against HF for identical greedy ids: (engine, GGUF type or None).
 PARITY_VARIANTS = (("llamacpp", "f32"), ("llamacpp", "f16"), ("vllm", None))
 PARITY_TASKS = ("arc", "squad", "openmath")
-OVERHEAD_MAX_NEW = 64  # decode steps per overhead run: long enough that per-token time dominates
-OVERHEAD_CANDIDATES = 8  # OpenMath prompts from which the overhead check takes the longest answer
+OVERHEAD_MAX_NEW = 128  # decode steps per overhead run (EOS ignored): per-token time dominates
 
 
 def engine_names() -> tuple[str, ...]:
@@ -124,26 +123,35 @@ def parity_result(model: str, engine: str, gguf_type: str | None, n_per_task: in
 
 
 def overhead_result(model: str, engine: str, repeats: int = 6, max_new_tokens: int = OVERHEAD_MAX_NEW) -> dict:
-    """Suite decode tokens/s over the bare loop's, interleaved, on the OpenMath prompt (of the first
-    eight) with the longest greedy answer."""
+    """Suite decode tokens/s over the bare loop's, interleaved, on the first OpenMath prompt, both
+    decoding `max_new_tokens` tokens (EOS ignored)."""
     from bench_lib.engines.overhead import BARE_LOOPS, compare
     from bench_lib.workloads.generate import encode_prompts
 
     if engine not in BARE_LOOPS:
         raise NotImplementedError(f"no bare decode loop is defined for engine {engine!r}")
     if engine == "vllm" and importlib.util.find_spec("vllm") is None:
-        raise NotImplementedError("vllm is not importable in this interpreter (here it runs as a server in "
-                                  "its own environment); its bare step loop needs in-process vLLM")
+        return _overhead_in_vllm_env(model, repeats, max_new_tokens)
     eng = engine_with(engine, model)
-    prompts = encode_prompts(cases.tokenizer_for(model), cases.examples_for("openmath", OVERHEAD_CANDIDATES))
-    # The prompt with the longest greedy answer: more decode steps per run, a steadier rate.
-    lengths = [len(ids) for ids in eng.generate(prompts, max_new_tokens).token_ids]
-    prompt = prompts[lengths.index(max(lengths))]
+    prompt = encode_prompts(cases.tokenizer_for(model), cases.examples_for("openmath", 1))[0]
     out = compare(eng, prompt, max_new_tokens, repeats)
     out["model"] = model
     out["metrics"] = {"engines_overhead_ratio": out["ratio"].median,
                       "engines_suite_decode_tokens_per_s": out["suite_tokens_per_s"].median,
                       "engines_bare_decode_tokens_per_s": out["bare_tokens_per_s"].median}
+    return out
+
+
+def _overhead_in_vllm_env(model: str, repeats: int, max_new_tokens: int) -> dict:
+    """vLLM in its own environment (.venv-vllm): both loops run there, in one process."""
+    from bench_lib.engines import vllm_env
+    from bench_lib.measure.timing import Spread
+    from bench_lib.models import get_spec
+
+    out = vllm_env.call("bench_lib.cases_engines:overhead_result", model, "vllm", repeats, max_new_tokens,
+                        offline=get_spec(model).kind != "hub")
+    for key in ("ratio", "suite_tokens_per_s", "bare_tokens_per_s"):
+        out[key] = Spread(**out[key])
     return out
 
 

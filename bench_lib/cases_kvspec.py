@@ -96,7 +96,9 @@ def kv_task_result(model: str, kv_type: str, task: str, engine: str = "hf") -> d
     spec = get_spec(model)
     if not spec.real_weights:
         raise NotImplementedError(f"{model} has random weights: a task metric would be meaningless")
-    eng = load_hf(spec, device, dtype, model=_model(model, device, dtype), **kvcache.generate_kwargs(kv_type))
+    # every cache type through generate, the unquantized one too, so only the cache differs
+    eng = load_hf(spec, device, dtype, loop="generate", model=_model(model, device, dtype),
+                  **kvcache.generate_kwargs(kv_type))
     t = get_task(task)
     out = measure_generation(eng, cases.tokenizer_for(model), t, cases.examples_for(task, prof.n_examples),
                              batch_size=1, repeats=1, warmup=0)
@@ -104,6 +106,10 @@ def kv_task_result(model: str, kv_type: str, task: str, engine: str = "hf") -> d
 
 
 def kv_grid(models, kv_types, contexts, engine: str = "hf") -> dict:
+    if engine == "vllm":  # one vLLM process for the whole grid (each engine start takes a minute)
+        from bench_lib.kvspec import kvcache_vllm
+
+        return kvcache_vllm.grid(models, kv_types, contexts)
     combos = [(m, k, c, engine) for m in models for k in kv_types for c in contexts]
     return {(m, k, c): v for (m, k, c, _), v in cases.run_grid(kv_cache_result, combos).items()}
 

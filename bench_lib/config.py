@@ -6,7 +6,7 @@ BENCH_TASKS    comma-separated task names (default arc,squad,openmath)
 BENCH_DEVICE   auto | cpu | cuda | cuda:N  (default auto: cuda when available)
 BENCH_DTYPE    auto | float32 | bfloat16 | float16 (default auto: bfloat16 on CUDA, float32 on CPU)
 BENCH_THREADS  torch CPU threads (default: torch's own choice)
-BENCH_ENGINES  engines of bench_engines.py (default hf,llamacpp,vllm)
+BENCH_ENGINES  engines of bench_engines.py (default hf,hf-generate,llamacpp,vllm)
 """
 from __future__ import annotations
 

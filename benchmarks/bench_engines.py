@@ -14,7 +14,7 @@ class _EngineTracks(common.GenerationTracks):
     param_names = ["engine", "model", "batch_size"]
     params = [ENGINES, common.MODELS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
-    version = "engines-1"
+    version = "engines-2"
 
     def setup(self, grid, engine, model, batch_size):
         self.result = common.pick(grid, (model, engine, batch_size))
@@ -51,7 +51,7 @@ class EngineGenerateTime:
     param_names = ["engine", "model", "task", "batch_size"]
     params = [ENGINES, common.MODELS, common.TASKS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
-    version = "engines-generate-2"
+    version = "engines-generate-3"
 
     def setup(self, engine, model, task, batch_size):
         self.generate = cases_engines.engine_generation_callable(model, task, batch_size, engine)
@@ -82,7 +82,7 @@ class EngineOverhead:
     param_names = ["engine", "model"]
     params = [ENGINES, common.MODELS]
     timeout = common.TIMEOUT
-    version = "engines-overhead-1"
+    version = "engines-overhead-2"
 
     def setup_cache(self):
         return cases_engines.overhead_grid(common.MODELS)

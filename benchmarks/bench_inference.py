@@ -11,7 +11,7 @@ class _Tracks(common.GenerationTracks):
     param_names = ["model", "batch_size"]
     params = [common.MODELS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
-    version = "inference-1"
+    version = "inference-2"
 
     def setup(self, grid, model, batch_size):
         self.result = common.pick(grid, (model, batch_size))
@@ -49,7 +49,7 @@ class GenerateTime:
     param_names = ["model", "task", "batch_size"]
     params = [common.MODELS, common.TASKS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
-    version = "generate-1"
+    version = "generate-2"
 
     def setup(self, model, task, batch_size):
         self.generate = cases.generation_callable(model, task, batch_size)

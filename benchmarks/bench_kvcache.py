@@ -4,9 +4,11 @@ metric through each cache type."""
 from benchmarks import common
 from bench_lib import cases_kvspec
 from bench_lib.kvspec.kvcache import KV_TYPES
+from bench_lib.kvspec.kvcache_vllm import KV_TYPES as VLLM_KV_TYPES
 
 HF_TYPES = list(KV_TYPES)
 LLAMACPP_TYPES = ["f16", "q8_0", "q4_0"]
+VLLM_TYPES = list(VLLM_KV_TYPES)
 CONTEXTS = list(cases_kvspec.KV_CONTEXTS)
 
 
@@ -44,6 +46,14 @@ class KVCacheLlamaCpp(_Tracks):
 
     def setup_cache(self):
         return cases_kvspec.kv_grid(common.MODELS, LLAMACPP_TYPES, CONTEXTS, "llamacpp")
+
+
+class KVCacheVLLM(_Tracks):
+    params = [common.MODELS, VLLM_TYPES, CONTEXTS]
+    version = "kvcache-vllm-1"
+
+    def setup_cache(self):
+        return cases_kvspec.kv_grid(common.MODELS, VLLM_TYPES, CONTEXTS, "vllm")
 
 
 class KVCacheTask:

@@ -13,7 +13,7 @@ class QuantSchemes:
     param_names = ["model", "scheme"]
     params = [common.MODELS, SCHEMES]
     timeout = common.TIMEOUT
-    version = "quant-1"
+    version = "quant-2"
 
     def setup_cache(self):
         return cases_quant.quant_grid(common.MODELS, SCHEMES)

@@ -33,6 +33,45 @@ def test_timings_are_ordered_and_tokens_stop_at_eos(engine, prompts):
         assert all(tok not in engine.eos_ids for tok in ids[:-1])  # nothing generated after an EOS
 
 
+@pytest.fixture(scope="module")
+def generate_engine(engine):
+    from bench_lib.engines.hf import HFEngine
+
+    return HFEngine(engine.model, "cpu", engine.pad_id, engine.eos_ids, loop="generate")
+
+
+def test_forward_loop_gives_generates_tokens(engine, generate_engine):
+    """The suite's loop and `model.generate` agree token for token, padded batches included."""
+    mixed = encode_prompts(cases.tokenizer_for("tiny-qwen3"),
+                           cases.examples_for("arc", 3) + cases.examples_for("openmath", 3))
+    assert len({len(p) for p in mixed}) > 1  # the batch really is padded
+    assert engine.name == "hf" and generate_engine.name == "hf-generate"
+    for batch in (1, 6):
+        ours, theirs = generate_all(engine, mixed, batch, 16), generate_all(generate_engine, mixed, batch, 16)
+        assert ours.token_ids == theirs.token_ids
+
+
+@pytest.mark.parametrize("which", ["engine", "generate_engine"])
+def test_ignore_eos_decodes_the_full_length(which, request, prompts):
+    eng = request.getfixturevalue(which)
+    stopped = eng.generate(prompts[:3], 40)
+    assert any(len(ids) < 40 for ids in stopped.token_ids)  # some prompt does stop early...
+    fixed = eng.generate(prompts[:3], 40, ignore_eos=True)
+    assert [len(ids) for ids in fixed.token_ids] == [40] * 3  # ...and runs on when EOS is ignored
+    assert [t.output_tokens for t in fixed.timings] == [40] * 3
+    for short, full in zip(stopped.token_ids, fixed.token_ids):
+        assert full[:len(short)] == short
+
+
+def test_generate_options_need_the_generate_loop(engine):
+    from bench_lib.engines.hf import HFEngine
+
+    with pytest.raises(ValueError, match="loop='generate'"):
+        HFEngine(engine.model, "cpu", engine.pad_id, engine.eos_ids, {"cache_implementation": "quantized"})
+    with pytest.raises(ValueError, match="use one of forward, generate"):
+        HFEngine(engine.model, "cpu", engine.pad_id, engine.eos_ids, loop="beam")
+
+
 def test_tpot_definition():
     t = RequestTiming(first_token_s=0.5, finish_s=2.5, output_tokens=5)
     assert t.tpot_s == pytest.approx(0.5)   # (2.5 - 0.5) / (5 - 1)

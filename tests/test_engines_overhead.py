@@ -1,14 +1,15 @@
 """Overhead check: the suite's generate path and a bare loop of the same engine produce the
 same tokens, and the ratio of their decode speeds is measured side by side.
 
-The issue's target is a ratio >= 0.98. The test asserts per-engine bounds below what was
-measured on the embedded model, which still catch a path doing real extra work per token (an
-extra synchronize, decode or copy per step), and only when the interleaved pairs agree (IQR
-within 10% of the median); on a loaded machine it skips with the measured spread.
-Measured here: llama.cpp 0.985 (asv EngineOverhead); HF 0.908 (asv) and 0.898 (IQR 0.889..0.910,
-a CI run): `generate`'s own per-token work (logits processors, stopping checks, cache
-bookkeeping) is about a tenth of a 2 ms decode step of the tiny model, so HF misses the 0.98
-target here; the README says so. `llm-bench engines` prints the measured ratios."""
+The issue's target is a ratio >= 0.98; `llm-bench engines` prints the measured ratios (this
+session, 128 decode tokens, 8 pairs: HF 1.014, llama.cpp 0.989, vLLM 1.023). The test asserts
+0.95, which still catches a path doing real extra work per token (an extra synchronize, decode
+or copy per step: each costs several percent of the tiny model's step), and only when the
+interleaved pairs agree (IQR within 10% of the median); on a loaded machine it skips with the
+measured spread. hf-generate (`model.generate`) has no bound: its ratio, about 0.85-0.9 here,
+is the measured cost of generate's per-token work on a 1.3 ms decode step.
+vLLM runs where it is installed: in this interpreter or in .venv-vllm (both loops then run in
+one process there, through bench_lib.engines.vllm_env)."""
 from __future__ import annotations
 
 import math
@@ -17,19 +18,33 @@ import pytest
 
 from bench_lib import cases_engines
 
-BOUNDS = {"hf": 0.85, "llamacpp": 0.95}
+BOUNDS = {"hf": 0.95, "hf-generate": None, "llamacpp": 0.95, "vllm": 0.95}
 NOISE_LIMIT = 0.1  # judge the ratio only when its IQR is within 10% of its median
 
 
-@pytest.mark.parametrize("engine", ["hf", "llamacpp"])
-def test_bare_loop_matches_suite_and_ratio_is_measured(engine):
+def _needs(engine: str) -> None:
     if engine == "llamacpp":
         pytest.importorskip("llama_cpp")
-    r = cases_engines.overhead_result("tiny-qwen3", engine, repeats=4, max_new_tokens=32)
+    if engine == "vllm":
+        from bench_lib import servers
+        from bench_lib.engines.base import EngineUnavailable
+
+        try:
+            servers.vllm_python()
+        except EngineUnavailable as exc:
+            pytest.skip(str(exc))
+
+
+@pytest.mark.parametrize("engine", list(BOUNDS))
+def test_bare_loop_matches_suite_and_ratio_is_measured(engine):
+    _needs(engine)
+    r = cases_engines.overhead_result("tiny-qwen3", engine, repeats=4, max_new_tokens=96)
     assert r["same_tokens"], "bare loop and suite generated different tokens"
-    assert r["decode_tokens"] >= 1
+    assert r["decode_tokens"] == 95  # EOS ignored on both sides: the full length every time
     assert r["ratio"].n == 4 and math.isfinite(r["ratio"].median)
     ratio = r["ratio"]
+    if BOUNDS[engine] is None:
+        return
     if ratio.iqr > NOISE_LIMIT * ratio.median:
         pytest.skip(f"{engine}: timings too noisy to judge the ratio here (median {ratio.median:.3f}, "
                     f"IQR {ratio.q1:.3f}..{ratio.q3:.3f}); run `llm-bench engines` on a quiet machine")

@@ -42,6 +42,35 @@ def _prompts():
     return encode_prompts(cases.tokenizer_for("tiny-qwen3"), cases.examples_for("squad", 3))
 
 
+def test_decode_loop_matches_llama_generate_and_chunks_long_prompts(engine, llama_cpp):
+    """The engine's C-level loop gives Llama.generate's greedy tokens; a prompt longer than
+    n_batch is decoded in chunks, with the same result."""
+    from bench_lib.engines.llamacpp import GREEDY, load
+
+    prompts = _prompts()
+    ours = engine.generate(prompts, 12).token_ids
+    for prompt, ids in zip(prompts, ours):
+        theirs = []
+        for token in engine.llm.generate(list(prompt), reset=True, **GREEDY):
+            theirs.append(int(token))
+            if engine.is_eog(token) or len(theirs) == 12:
+                break
+        assert ids == theirs
+    small = load(get_spec("tiny-qwen3"), "cpu", "float32", n_ctx=512, n_batch=16)
+    try:
+        assert max(len(p) for p in prompts) > 16
+        assert small.generate(prompts, 12).token_ids == ours
+    finally:
+        small.close()
+
+
+def test_ignore_eos_decodes_the_full_length(engine):
+    prompts = _prompts()
+    out = engine.generate(prompts, 30, ignore_eos=True)
+    assert [len(ids) for ids in out.token_ids] == [30] * len(prompts)
+    assert any(engine.is_eog(x) for ids in out.token_ids for x in ids)  # it did decode past an EOS
+
+
 def test_generate_follows_the_protocol(engine):
     prompts = _prompts()
     out = engine.generate(prompts, 12)

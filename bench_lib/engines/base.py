@@ -44,8 +44,10 @@ class Engine(Protocol):
     name: str
     device: str
 
-    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> Generation:
-        """Greedy generation for a batch of prompts given as token ids."""
+    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int, ignore_eos: bool = False) -> Generation:
+        """Greedy generation for a batch of prompts given as token ids; each stops at its EOS (the
+        EOS included) or after `max_new_tokens`, or with `ignore_eos` always after `max_new_tokens`
+        (fixed-length decoding, for throughput and overhead runs)."""
 
     def synchronize(self) -> None:
         """Block until the device has finished queued work (no-op on CPU)."""

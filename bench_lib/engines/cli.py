@@ -12,7 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engines", default=None, help="engines of the overhead check (default: BENCH_ENGINES)")
     parser.add_argument("--prompts", type=int, default=2, help="parity prompts per task (default 2)")
     parser.add_argument("--repeats", type=int, default=6, help="interleaved overhead pairs (default 6)")
-    parser.add_argument("--max-new-tokens", type=int, default=64, help="decode steps per overhead run")
+    parser.add_argument("--max-new-tokens", type=int, default=None,
+                        help="decode steps per overhead run, EOS ignored (default 128)")
     parser.add_argument("--skip-parity", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
 
@@ -29,7 +30,8 @@ def parity_table(models, n_prompts: int) -> list[str]:
     from bench_lib import cases, cases_engines
 
     combos = [(m, e, t, n_prompts) for m in models for e, t in cases_engines.PARITY_VARIANTS]
-    lines = ["| model | engine | GGUF | identical / prompts | HF tokens per prompt | shortest agreeing prefix |", "|---|---|---|---|---|---|"]
+    lines = ["| model | engine | GGUF | identical / prompts | HF tokens per prompt | shortest agreeing prefix |",
+             "|---|---|---|---|---|---|"]
     for (m, e, t, _), entry in cases.run_grid(cases_engines.parity_result, combos).items():
         status = _status(entry)
         if status:
@@ -70,6 +72,7 @@ def run(args) -> int:
         print("\n## Greedy parity against HF (same prompt ids, one request at a time)\n")
         print("\n".join(parity_table(models, args.prompts)))
     if not args.skip_overhead:
+        max_new = args.max_new_tokens or cases_engines.OVERHEAD_MAX_NEW
         print(f"\n## Overhead: suite generate vs bare loop, decode tokens/s ({args.repeats} interleaved pairs)\n")
-        print("\n".join(overhead_table(models, engines, args.repeats, args.max_new_tokens)))
+        print("\n".join(overhead_table(models, engines, args.repeats, max_new)))
     return 0

@@ -1,10 +1,12 @@
 """Bare decode loops, one per engine, for the overhead check: how much of an engine's speed
 the suite's `generate` path costs.
 
-Each loop drives the same loaded model object the engine holds, greedy, one sequence, stopping
-at end-of-generation like the engine, and returns per-token timestamps read through the same
-Clock. Decode tokens/s is (tokens - 1) / (last token time - first token time) for both sides,
-so prefill is left out and only the per-token loop is compared. The suite and the bare loop
+Each loop drives the same loaded model object the engine holds, greedy, one sequence, and
+returns per-token timestamps read through the same Clock. Both sides ignore end-of-generation
+(vLLM's `ignore_eos`, llama-bench's fixed token count), so every run decodes the same number of
+tokens, enough that timer resolution and scheduling noise stay small beside the decode time.
+Decode tokens/s is (tokens - 1) / (last token time - first token time) for both sides, so
+prefill is left out and only the per-token loop is compared. The suite and the bare loop
 alternate (the order flips every repeat) so drifting machine load hits both alike.
 """
 from __future__ import annotations
@@ -35,7 +37,6 @@ def hf_bare_loop(engine, prompt: Sequence[int], max_new_tokens: int) -> DecodeRu
     from transformers import DynamicCache
 
     model, clock = engine.model, engine.clock
-    eos = set(engine.eos_ids)
     with torch.inference_mode():
         start = clock.now()
         cache = DynamicCache(config=model.config)
@@ -43,7 +44,7 @@ def hf_bare_loop(engine, prompt: Sequence[int], max_new_tokens: int) -> DecodeRu
         out = model(input_ids=ids, past_key_values=cache, use_cache=True)
         token = int(out.logits[0, -1].argmax())
         tokens, times = [token], [clock.now() - start]
-        while token not in eos and len(tokens) < max_new_tokens:
+        while len(tokens) < max_new_tokens:
             step = torch.tensor([[token]], dtype=torch.long, device=engine.device)
             out = model(input_ids=step, past_key_values=out.past_key_values, use_cache=True)
             token = int(out.logits[0, -1].argmax())
@@ -68,7 +69,7 @@ def llamacpp_bare_loop(engine, prompt: Sequence[int], max_new_tokens: int) -> De
         token = lc.llama_sampler_sample(sampler, ctx, -1)
         tokens, times = [token], [clock.now() - start]
         one = (lc.llama_token * 1)()
-        while not engine.is_eog(token) and len(tokens) < max_new_tokens:
+        while len(tokens) < max_new_tokens:
             one[0] = token
             _check(lc.llama_decode(ctx, lc.llama_batch_get_one(one, 1)))
             token = lc.llama_sampler_sample(sampler, ctx, -1)
@@ -92,8 +93,8 @@ def vllm_bare_loop(engine, prompt: Sequence[int], max_new_tokens: int) -> Decode
                                   "process does not exist for it (the overhead check needs in-process vLLM)")
     from vllm import SamplingParams
 
-    params = SamplingParams(temperature=0.0, top_k=-1, top_p=1.0, max_tokens=max_new_tokens,
-                            stop_token_ids=engine.eos_ids, detokenize=False)
+    params = SamplingParams(temperature=0.0, top_k=-1, top_p=1.0, max_tokens=max_new_tokens, ignore_eos=True,
+                            detokenize=False)
     core, clock = engine.llm.llm_engine, engine.clock
     start = clock.now()
     core.add_request("bare", {"prompt_token_ids": list(prompt)}, params)
@@ -108,12 +109,14 @@ def vllm_bare_loop(engine, prompt: Sequence[int], max_new_tokens: int) -> Decode
     return DecodeRun(tokens, times[0], times[-1])
 
 
-BARE_LOOPS: dict[str, Callable] = {"hf": hf_bare_loop, "llamacpp": llamacpp_bare_loop, "vllm": vllm_bare_loop}
+# hf-generate has the same bare loop as hf: its ratio is what `generate` costs over the forward loop.
+BARE_LOOPS: dict[str, Callable] = {"hf": hf_bare_loop, "hf-generate": hf_bare_loop, "llamacpp": llamacpp_bare_loop,
+                                   "vllm": vllm_bare_loop}
 
 
 def suite_run(engine, prompt: Sequence[int], max_new_tokens: int) -> DecodeRun:
     """The suite's path: the engine's `generate` on one prompt, read from its request timing."""
-    gen = engine.generate([list(prompt)], max_new_tokens)
+    gen = engine.generate([list(prompt)], max_new_tokens, ignore_eos=True)
     t = gen.timings[0]
     return DecodeRun(gen.token_ids[0], t.first_token_s, t.finish_s)
 

@@ -8,19 +8,22 @@ from bench_lib.engines.base import Engine, EngineUnavailable
 
 ENGINES = {
     "hf": "bench_lib.engines.hf",
+    "hf-generate": "bench_lib.engines.hf:load_generate",
     "llamacpp": "bench_lib.engines.llamacpp",
     "vllm": "bench_lib.engines.vllm",
 }
 
 
 def load_engine(name: str, model: str, device: str, dtype: str, **options) -> Engine:
-    """Each engine module has `load(spec, device, dtype, **options) -> Engine`."""
+    """Each entry is a module with `load(spec, device, dtype, **options) -> Engine`, or
+    "module:function" for a variant of an engine (hf-generate: the HF engine through `generate`)."""
     from bench_lib.models import get_spec
 
     if name not in ENGINES:
         raise KeyError(f"unknown engine {name!r}; known engines: {', '.join(ENGINES)}")
     try:
-        module = importlib.import_module(ENGINES[name])
+        path, _, function = ENGINES[name].partition(":")
+        module = importlib.import_module(path)
     except ImportError as exc:
         raise EngineUnavailable(f"engine {name!r} needs a package that is not installed: {exc}") from exc
-    return module.load(get_spec(model), device, dtype, **options)
+    return getattr(module, function or "load")(get_spec(model), device, dtype, **options)

@@ -56,12 +56,13 @@ class VLLMInProcess:
 
             torch.cuda.synchronize(self.device)
 
-    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> Generation:
+    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int, ignore_eos: bool = False) -> Generation:
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind
 
         params = SamplingParams(temperature=0.0, top_p=1.0, top_k=-1, max_tokens=max_new_tokens, seed=0,
-                                repetition_penalty=1.0, stop_token_ids=self.eos_ids, ignore_eos=False,
+                                repetition_penalty=1.0, ignore_eos=ignore_eos,
+                                stop_token_ids=[] if ignore_eos else self.eos_ids,  # they stop even with ignore_eos
                                 detokenize=False, output_kind=RequestOutputKind.DELTA)
         engine = self.llm.llm_engine
         ids = []
@@ -107,20 +108,21 @@ class VLLMServer:
     def synchronize(self) -> None:
         pass  # the work happens in another process; a response that arrived is finished work
 
-    def _payload(self, prompt: Sequence[int], max_new_tokens: int) -> dict:
+    def _payload(self, prompt: Sequence[int], max_new_tokens: int, ignore_eos: bool) -> dict:
         from bench_lib.workloads.serve import ServeRequest, build_payload
 
         req = ServeRequest(list(prompt), len(prompt), max_new_tokens)
         return build_payload("completions", self.server.model, req,
-                             {"return_token_ids": True, "stop_token_ids": self.eos_ids, "ignore_eos": False,
+                             {"return_token_ids": True, "ignore_eos": ignore_eos,
+                              "stop_token_ids": [] if ignore_eos else self.eos_ids,
                               "skip_special_tokens": False})
 
-    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int) -> Generation:
+    def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int, ignore_eos: bool = False) -> Generation:
         from bench_lib.workloads.serve import send_request
 
         self.server.check_alive()
         results = [None] * len(prompts)
-        payloads = [self._payload(p, max_new_tokens) for p in prompts]
+        payloads = [self._payload(p, max_new_tokens, ignore_eos) for p in prompts]
 
         def one(i: int) -> None:
             results[i] = send_request(self.server.base_url, "completions", payloads[i], self.request_timeout_s)

@@ -10,16 +10,20 @@ def add_arguments(parser) -> None:
     from bench_lib.cases_kvspec import KV_CONTEXTS
     from bench_lib.kvspec.kvcache import KV_TYPES
     from bench_lib.kvspec.speculative import METHODS
+    from bench_lib.kvspec.kvcache_vllm import KV_TYPES as VLLM_TYPES
 
     parser.add_argument("--models", default=",".join(config.model_names()))
-    parser.add_argument("--engines", default="hf,llamacpp", help="hf and/or llamacpp")
+    parser.add_argument("--engines", default="hf,llamacpp,vllm", help="hf, llamacpp and/or vllm")
     parser.add_argument("--kv-types", default=",".join(KV_TYPES),
-                        help="HF types; llama.cpp always runs f16,q8_0,q4_0")
+                        help="HF types; llama.cpp runs " + ",".join(LLAMACPP_TYPES) + ", vLLM " + ",".join(VLLM_TYPES))
     parser.add_argument("--contexts", default=",".join(map(str, KV_CONTEXTS)))
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--tasks", default="squad")
     parser.add_argument("--n-prompts", type=int, default=None, help="speculative prompts per task (default: profile)")
     parser.add_argument("--only", choices=("kv", "spec"), default=None)
+
+
+LLAMACPP_TYPES = ("f16", "q8_0", "q4_0")
 
 
 def _split(text: str) -> list[str]:
@@ -68,6 +72,7 @@ def _table(keys: list[str], columns, grid: dict) -> list[str]:
 
 def run(args) -> int:
     from bench_lib import cases_kvspec, config
+    from bench_lib.kvspec import kvcache_vllm
 
     models, engines, tasks = _split(args.models), _split(args.engines), _split(args.tasks)
     contexts = [int(c) for c in _split(args.contexts)]
@@ -77,7 +82,7 @@ def run(args) -> int:
         print("\n### KV cache\n")
         grid = {}
         for engine in engines:
-            types = _split(args.kv_types) if engine == "hf" else ["f16", "q8_0", "q4_0"]
+            types = {"hf": _split(args.kv_types), "llamacpp": LLAMACPP_TYPES, "vllm": kvcache_vllm.KV_TYPES}[engine]
             for key, entry in cases_kvspec.kv_grid(models, types, contexts, engine).items():
                 grid[(engine, *key)] = entry
         print("\n".join(_table(["engine", "model", "kv type", "context"], KV_COLUMNS, grid)))
