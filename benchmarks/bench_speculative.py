@@ -5,6 +5,7 @@ from bench_lib import cases_kvspec
 
 HF_METHODS = ["draft", "prompt-lookup", "early-exit"]
 LLAMACPP_METHODS = ["draft", "prompt-lookup"]
+VLLM_METHODS = ["draft", "prompt-lookup"]
 
 
 class _Tracks:
@@ -41,3 +42,11 @@ class SpeculativeLlamaCpp(_Tracks):
 
     def setup_cache(self):
         return cases_kvspec.speculative_grid(common.MODELS, LLAMACPP_METHODS, common.TASKS, "llamacpp")
+
+
+class SpeculativeVLLM(_Tracks):
+    params = [common.MODELS, VLLM_METHODS, common.TASKS]
+    version = "speculative-vllm-1"
+
+    def setup_cache(self):
+        return cases_kvspec.speculative_grid(common.MODELS, VLLM_METHODS, common.TASKS, "vllm")

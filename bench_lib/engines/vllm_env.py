@@ -65,6 +65,28 @@ def call(target: str, *args, offline: bool = True, timeout_s: float = TIMEOUT_S)
     return payload["result"]
 
 
+def call_grid(target: str, combos: list[tuple], *args) -> dict:
+    """A grid run in vLLM's interpreter: `target(*args)` returns {JSON list of the key: entry}
+    (entries as cases.run_grid makes them). Here keys are tuples again and each result's
+    "spreads" are Spread objects; a failure of the whole call marks every combination skipped
+    (vLLM missing) or failed, with the reason."""
+    from bench_lib.engines.base import EngineUnavailable
+    from bench_lib.measure.timing import Spread
+
+    try:
+        raw = call(target, *args)
+    except (EngineUnavailable, NotImplementedError) as exc:
+        return {c: {"skip": str(exc)} for c in combos}
+    except Exception as exc:  # recorded, not raised: the rest of the run goes on
+        return {c: {"error": f"{type(exc).__name__}: {exc}"} for c in combos}
+    out = {}
+    for key, entry in raw.items():
+        if "result" in entry:
+            entry["result"]["spreads"] = {k: Spread(**v) for k, v in entry["result"].get("spreads", {}).items()}
+        out[tuple(json.loads(key))] = entry
+    return out
+
+
 def main(argv: list[str]) -> int:
     target, args, out = argv[0], json.loads(argv[1]), Path(argv[2])
     try:

@@ -91,13 +91,9 @@ def run(args) -> int:
         print("\n### Speculative decoding\n")
         grid = {}
         for engine in engines:
-            for m in models:
-                for method in _split(args.methods):
-                    for task in tasks:
-                        entry = cases_kvspec.cases.run_grid(
-                            lambda *a: cases_kvspec.speculative_result(*a, n_prompts=args.n_prompts),
-                            [(m, method, task, engine)])
-                        grid[(engine, m, method, task)] = next(iter(entry.values()))
+            methods = _split(args.methods)
+            for key, entry in cases_kvspec.speculative_grid(models, methods, tasks, engine, args.n_prompts).items():
+                grid[(engine, *key)] = entry
         print("\n".join(_table(["engine", "model", "method", "task"], SPEC_COLUMNS, grid)))
         failed += sum("error" in e for e in grid.values())
     return 1 if failed else 0

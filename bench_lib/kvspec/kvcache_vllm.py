@@ -149,20 +149,7 @@ def grid_here(models: list[str], kv_types: list[str], contexts: list[int]) -> di
 def grid(models: Iterable[str], kv_types: Iterable[str], contexts: Iterable[int]) -> dict:
     """{(model, kv_type, context): result | skip | error}, measured in vLLM's interpreter."""
     from bench_lib.engines import vllm_env
-    from bench_lib.engines.base import EngineUnavailable
-    from bench_lib.measure.timing import Spread
 
     models, kv_types, contexts = list(models), list(kv_types), list(contexts)
     combos = [(m, k, c) for m in models for k in kv_types for c in contexts]
-    try:
-        raw = vllm_env.call("bench_lib.kvspec.kvcache_vllm:grid_here", models, kv_types, contexts)
-    except (EngineUnavailable, NotImplementedError) as exc:
-        return {combo: {"skip": str(exc)} for combo in combos}
-    except Exception as exc:
-        return {combo: {"error": f"{type(exc).__name__}: {exc}"} for combo in combos}
-    out = {}
-    for key, entry in raw.items():
-        if "result" in entry:
-            entry["result"]["spreads"] = {k: Spread(**v) for k, v in entry["result"]["spreads"].items()}
-        out[tuple(json.loads(key))] = entry
-    return out
+    return vllm_env.call_grid("bench_lib.kvspec.kvcache_vllm:grid_here", combos, models, kv_types, contexts)
