@@ -54,8 +54,9 @@ def cmd_table(args) -> int:
         print(f"no results matching {args.bench!r} under {args.results}", file=sys.stderr)
         return 1
     methods = sorted({r.benchmark.rsplit(".", 1)[1] for r in rows})
-    if args.columns:
-        methods = [m for m in args.columns.split(",") if m in methods]
+    if args.columns:  # "ttft" or "track_ttft"
+        wanted = [c if c in methods else f"track_{c}" for c in args.columns.split(",")]
+        methods = [m for m in wanted if m in methods]
     names = list(rows[0].params)
     table: dict[tuple, dict[str, str]] = {}
     for r in rows:

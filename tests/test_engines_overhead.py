@@ -22,22 +22,12 @@ BOUNDS = {"hf": 0.95, "hf-generate": None, "llamacpp": 0.95, "vllm": 0.95}
 NOISE_LIMIT = 0.1  # judge the ratio only when its IQR is within 10% of its median
 
 
-def _needs(engine: str) -> None:
+@pytest.mark.parametrize("engine", list(BOUNDS))
+def test_bare_loop_matches_suite_and_ratio_is_measured(engine, request):
     if engine == "llamacpp":
         pytest.importorskip("llama_cpp")
     if engine == "vllm":
-        from bench_lib import servers
-        from bench_lib.engines.base import EngineUnavailable
-
-        try:
-            servers.vllm_python()
-        except EngineUnavailable as exc:
-            pytest.skip(str(exc))
-
-
-@pytest.mark.parametrize("engine", list(BOUNDS))
-def test_bare_loop_matches_suite_and_ratio_is_measured(engine):
-    _needs(engine)
+        request.getfixturevalue("vllm_python")
     r = cases_engines.overhead_result("tiny-qwen3", engine, repeats=4, max_new_tokens=96)
     assert r["same_tokens"], "bare loop and suite generated different tokens"
     assert r["decode_tokens"] == 95  # EOS ignored on both sides: the full length every time

@@ -21,14 +21,7 @@ def test_expected_bytes_follow_dtype_and_whole_blocks():
 
 
 @pytest.fixture(scope="module")
-def grid():
-    from bench_lib import servers
-    from bench_lib.engines.base import EngineUnavailable
-
-    try:
-        servers.vllm_python()
-    except EngineUnavailable as exc:
-        pytest.skip(str(exc))
+def grid(vllm_python):
     return kvcache_vllm.grid(["tiny-qwen3"], ["fp8_e4m3", "auto"], [256])
 
 

@@ -46,15 +46,9 @@ def test_runner_without_vllm_says_how_to_install():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", sv.METHODS)
-def test_greedy_exact(method):
-    from bench_lib import servers
+def test_greedy_exact(method, vllm_python):
     from bench_lib.engines import vllm_env
-    from bench_lib.engines.base import EngineUnavailable
 
-    try:
-        servers.vllm_python()
-    except EngineUnavailable as exc:
-        pytest.skip(str(exc))
     out = vllm_env.call("bench_lib.kvspec.speculative_vllm:exactness_check", "tiny-qwen3", method, 2)
     drafted = 0
     for i, p in enumerate(out["prompts"]):

@@ -26,11 +26,7 @@ def test_missing_vllm_is_a_clear_skip_reason(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def vllm_engine():
-    try:
-        servers.vllm_python()
-    except EngineUnavailable as exc:
-        pytest.skip(str(exc))
+def vllm_engine(vllm_python):
     engine = load_engine("vllm", MODEL, "cpu", "float32", mode="server")
     yield engine
     engine.close()
