@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
 import statistics
 
 from bench_lib import cases, config
@@ -166,7 +165,9 @@ def speculative_result(model: str, method: str, task: str, engine: str = "hf", n
         runner = speculative_llamacpp.runner(model, method, draft_for(model) if method == "draft" else None,
                                              max(len(p) for p in prompts) + SPEC_MAX_NEW_TOKENS)
     elif engine == "vllm":
-        runner = _vllm_runner(model, method, _vllm_max_len(model, n_prompts or prof.n_examples))
+        from bench_lib.kvspec import speculative_vllm
+
+        runner = speculative_vllm.shared_runner(model, method, n_prompts or prof.n_examples)
     else:
         raise NotImplementedError(f"speculative decoding is not wired for engine {engine!r} (hf, llamacpp, vllm)")
     out = compare_with_plain(runner, prompts, prof.repeats, prof.warmup, f"{method} on {model} ({engine}), {task}")
@@ -229,48 +230,10 @@ def _first_difference(a, b) -> int:
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
-_VLLM_RUNNER: dict = {}
-
-
-def _vllm_runner(model: str, method: str, max_len: int):
-    """One vLLM runner (a plain and a speculative LLM, a minute or two to start) serves every task
-    of a method; only one is alive at a time, since vLLM's spec-decode counters are per process."""
-    import gc
-
-    from bench_lib.kvspec import speculative_vllm
-
-    key = (model, method, max_len)
-    if key not in _VLLM_RUNNER:
-        _VLLM_RUNNER.clear()
-        gc.collect()  # the previous runner's engines shut down before new ones start
-        _VLLM_RUNNER[key] = speculative_vllm.runner(model, method, draft_for(model) if method == "draft" else None,
-                                                    max_len)
-    return _VLLM_RUNNER[key]
-
-
-def _vllm_max_len(model: str, n_prompts: int) -> int:
-    """A context long enough for the prompts of every task, so tasks share a runner."""
-    return max(len(p) for t in config.task_names() for p in spec_prompts(model, t, n_prompts)) + SPEC_MAX_NEW_TOKENS
-
-
 def speculative_grid(models, methods, tasks, engine: str = "hf", n_prompts: int | None = None) -> dict:
     if engine == "vllm" and importlib.util.find_spec("vllm") is None:
-        return _speculative_grid_in_vllm_env(list(models), list(methods), list(tasks), n_prompts)
+        from bench_lib.kvspec import speculative_vllm
+
+        return speculative_vllm.grid(list(models), list(methods), list(tasks), n_prompts)
     combos = [(m, meth, t, engine, n_prompts) for m in models for meth in methods for t in tasks]
     return {(m, meth, t): v for (m, meth, t, _, _), v in cases.run_grid(speculative_result, combos).items()}
-
-
-def speculative_grid_here(models: list[str], methods: list[str], tasks: list[str], n_prompts: int | None) -> dict:
-    """speculative_grid for vLLM in vLLM's interpreter, keys as JSON lists (vllm_env returns JSON)."""
-    grid = speculative_grid(models, methods, tasks, "vllm", n_prompts)
-    return {json.dumps(list(k)): v for k, v in grid.items()}
-
-
-def _speculative_grid_in_vllm_env(models: list[str], methods: list[str], tasks: list[str],
-                                  n_prompts: int | None) -> dict:
-    """vLLM in its own environment (.venv-vllm): the whole grid runs there, in one process."""
-    from bench_lib.engines import vllm_env
-
-    combos = [(m, meth, t) for m in models for meth in methods for t in tasks]
-    return vllm_env.call_grid("bench_lib.cases_kvspec:speculative_grid_here", combos, models, methods, tasks,
-                              n_prompts)

@@ -19,6 +19,9 @@ accepted + target passes == generated tokens, as speculative.generate_one checks
 """
 from __future__ import annotations
 
+import gc
+import json
+
 from bench_lib.kvspec.acceptance import Acceptance, Step
 from bench_lib.kvspec.speculative import NUM_DRAFT_TOKENS, PROMPT_LOOKUP_NGRAM, SpecRun
 from bench_lib.measure.timing import Clock
@@ -141,3 +144,41 @@ def exactness_check(model: str, method: str, n_prompts: int, task: str = "openma
                     "drafted": acc.drafted, "accepted": acc.accepted, "target_passes": acc.target_passes,
                     "rate": acc.rate(), "per_position": acc.per_position()})
     return {"model": model, "method": method, "prompts": out}
+
+
+# --- grids: one runner per method serves every task ------------------------------------------
+
+_RUNNER: dict = {}
+
+
+def shared_runner(model: str, method: str, n_prompts: int):
+    """The runner of (model, method), sized for the prompts of every task so that tasks share it.
+    A runner (a plain and a speculative LLM) takes a minute or two to start; only one is alive at
+    a time, since vLLM's spec-decode counters are per process."""
+    from bench_lib import config
+    from bench_lib.cases_kvspec import SPEC_MAX_NEW_TOKENS, draft_for, spec_prompts
+
+    max_len = max(len(p) for t in config.task_names() for p in spec_prompts(model, t, n_prompts)) + SPEC_MAX_NEW_TOKENS
+    key = (model, method, max_len)
+    if key not in _RUNNER:
+        _RUNNER.clear()
+        gc.collect()  # the previous runner's engines shut down before new ones start
+        _RUNNER[key] = runner(model, method, draft_for(model) if method == "draft" else None, max_len)
+    return _RUNNER[key]
+
+
+def grid_here(models: list[str], methods: list[str], tasks: list[str], n_prompts: int | None) -> dict:
+    """cases_kvspec.speculative_grid for vLLM in vLLM's interpreter, keys as JSON lists."""
+    from bench_lib.cases_kvspec import speculative_grid
+
+    return {json.dumps(list(k)): v for k, v in speculative_grid(models, methods, tasks, "vllm", n_prompts).items()}
+
+
+def grid(models: list[str], methods: list[str], tasks: list[str], n_prompts: int | None) -> dict:
+    """The vLLM speculative grid from an interpreter without vllm: all of it runs in one process
+    in vLLM's environment (.venv-vllm)."""
+    from bench_lib.engines import vllm_env
+
+    combos = [(m, meth, t) for m in models for meth in methods for t in tasks]
+    return vllm_env.call_grid("bench_lib.kvspec.speculative_vllm:grid_here", combos, models, methods, tasks, n_prompts)
+
