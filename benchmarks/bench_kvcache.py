@@ -4,10 +4,11 @@ metric through each cache type."""
 from benchmarks import common
 from bench_lib import cases_kvspec
 from bench_lib.kvspec.kvcache import KV_TYPES
+from bench_lib.kvspec.kvcache_llamacpp import KV_TYPES as LLAMACPP_KV_TYPES
 from bench_lib.kvspec.kvcache_vllm import KV_TYPES as VLLM_KV_TYPES
 
 HF_TYPES = list(KV_TYPES)
-LLAMACPP_TYPES = ["f16", "q8_0", "q4_0"]
+LLAMACPP_TYPES = list(LLAMACPP_KV_TYPES)
 VLLM_TYPES = list(VLLM_KV_TYPES)
 CONTEXTS = list(cases_kvspec.KV_CONTEXTS)
 

@@ -36,6 +36,11 @@ def _import_llama_cpp():
     return llama_cpp
 
 
+def check_decode(rc: int, where: str = "") -> None:
+    if rc != 0:
+        raise RuntimeError(f"llama_decode returned {rc} (1: no KV-cache slot for the batch, <0: error){where}")
+
+
 class LlamaCppEngine:
     name = "llamacpp"
 
@@ -67,10 +72,8 @@ class LlamaCppEngine:
         for i in range(0, len(tokens), n_batch):
             chunk = tokens[i:i + n_batch]
             arr = (lc.llama_token * len(chunk))(*chunk)  # named: the batch only points at it
-            rc = lc.llama_decode(self.llm.ctx, lc.llama_batch_get_one(arr, len(chunk)))
-            if rc != 0:
-                raise RuntimeError(f"llama_decode returned {rc} (1: no KV-cache slot for the batch, <0: error) "
-                                   f"at token {i} of {len(tokens)}")
+            check_decode(lc.llama_decode(self.llm.ctx, lc.llama_batch_get_one(arr, len(chunk))),
+                         f" at token {i} of {len(tokens)}")
 
     def _one(self, prompt: Sequence[int], max_new_tokens: int, start: float, ignore_eos: bool):
         """Generate for one prompt; timestamps relative to `start`."""

@@ -57,6 +57,8 @@ def llamacpp_bare_loop(engine, prompt: Sequence[int], max_new_tokens: int) -> De
     """llama.cpp's C API: llama_decode one token at a time, greedy sampler, no Python wrapper."""
     import llama_cpp as lc
 
+    from bench_lib.engines.llamacpp import check_decode
+
     llm, clock = engine.llm, engine.clock
     ctx = llm.ctx
     lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
@@ -65,13 +67,13 @@ def llamacpp_bare_loop(engine, prompt: Sequence[int], max_new_tokens: int) -> De
     try:
         start = clock.now()
         arr = (lc.llama_token * len(prompt))(*prompt)
-        _check(lc.llama_decode(ctx, lc.llama_batch_get_one(arr, len(prompt))))
+        check_decode(lc.llama_decode(ctx, lc.llama_batch_get_one(arr, len(prompt))))
         token = lc.llama_sampler_sample(sampler, ctx, -1)
         tokens, times = [token], [clock.now() - start]
         one = (lc.llama_token * 1)()
         while len(tokens) < max_new_tokens:
             one[0] = token
-            _check(lc.llama_decode(ctx, lc.llama_batch_get_one(one, 1)))
+            check_decode(lc.llama_decode(ctx, lc.llama_batch_get_one(one, 1)))
             token = lc.llama_sampler_sample(sampler, ctx, -1)
             tokens.append(token)
             times.append(clock.now() - start)
@@ -79,11 +81,6 @@ def llamacpp_bare_loop(engine, prompt: Sequence[int], max_new_tokens: int) -> De
         lc.llama_sampler_free(sampler)
         lc.llama_memory_clear(lc.llama_get_memory(ctx), True)
     return DecodeRun(tokens, times[0], times[-1])
-
-
-def _check(rc: int) -> None:
-    if rc != 0:
-        raise RuntimeError(f"llama_decode returned {rc} (1: no KV-cache slot, <0: error)")
 
 
 def vllm_bare_loop(engine, prompt: Sequence[int], max_new_tokens: int) -> DecodeRun:

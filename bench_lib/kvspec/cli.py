@@ -10,6 +10,7 @@ def add_arguments(parser) -> None:
     from bench_lib.cases_kvspec import KV_CONTEXTS
     from bench_lib.kvspec.kvcache import KV_TYPES
     from bench_lib.kvspec.speculative import METHODS
+    from bench_lib.kvspec.kvcache_llamacpp import KV_TYPES as LLAMACPP_TYPES
     from bench_lib.kvspec.kvcache_vllm import KV_TYPES as VLLM_TYPES
 
     parser.add_argument("--models", default=",".join(config.model_names()))
@@ -21,9 +22,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tasks", default="squad")
     parser.add_argument("--n-prompts", type=int, default=None, help="speculative prompts per task (default: profile)")
     parser.add_argument("--only", choices=("kv", "spec"), default=None)
-
-
-LLAMACPP_TYPES = ("f16", "q8_0", "q4_0")
 
 
 def _split(text: str) -> list[str]:
@@ -72,7 +70,7 @@ def _table(keys: list[str], columns, grid: dict) -> list[str]:
 
 def run(args) -> int:
     from bench_lib import cases_kvspec, config
-    from bench_lib.kvspec import kvcache_vllm
+    from bench_lib.kvspec import kvcache_llamacpp, kvcache_vllm
 
     models, engines, tasks = _split(args.models), _split(args.engines), _split(args.tasks)
     contexts = [int(c) for c in _split(args.contexts)]
@@ -82,7 +80,8 @@ def run(args) -> int:
         print("\n### KV cache\n")
         grid = {}
         for engine in engines:
-            types = {"hf": _split(args.kv_types), "llamacpp": LLAMACPP_TYPES, "vllm": kvcache_vllm.KV_TYPES}[engine]
+            types = {"hf": _split(args.kv_types), "llamacpp": kvcache_llamacpp.KV_TYPES,
+                     "vllm": kvcache_vllm.KV_TYPES}[engine]
             for key, entry in cases_kvspec.kv_grid(models, types, contexts, engine).items():
                 grid[(engine, *key)] = entry
         print("\n".join(_table(["engine", "model", "kv type", "context"], KV_COLUMNS, grid)))

@@ -22,6 +22,7 @@ from bench_lib.measure.timing import Clock, Spread
 BLOCKS = {"f32": (4, 1), "f16": (2, 1), "q8_0": (34, 32), "q4_0": (18, 32)}
 GGML_TYPE = {"f32": "GGML_TYPE_F32", "f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0", "q4_0": "GGML_TYPE_Q4_0"}
 REFERENCE = "f32"
+KV_TYPES = ("f16", "q8_0", "q4_0")  # the types the suite measures against REFERENCE
 _REPORT = re.compile(r"(\d+) cells.*?K \((\w+)\):\s*([\d.]+) MiB, V \((\w+)\):\s*([\d.]+) MiB")
 
 
