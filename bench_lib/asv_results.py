@@ -28,6 +28,7 @@ class Row:
     samples: list | None
     date: int | None
     raw_params: tuple = ()  # parameter values as asv wrote them (repr), for `asv run --bench`
+    env: str | None = None  # the environment's id (bench_lib.environment); None in older results
 
 
 # Other files kept beside the results (fingerprint.txt, aa-noise.txt) do not end in .json:
@@ -69,7 +70,8 @@ def read_file(path: Path, info: dict) -> list[Row]:
                             value=results[i] if i < len(results) else None,
                             unit=info.get(bench, {}).get("unit", ""),
                             stats={k: v for k, v in stats.items() if v is not None},
-                            samples=col("samples"), date=data.get("date"), raw_params=tuple(combo)))
+                            samples=col("samples"), date=data.get("date"), raw_params=tuple(combo),
+                            env=data.get("params", {}).get("env")))
     return rows
 
 

@@ -2,24 +2,25 @@
 
 asv's machine record has no GPU and is named after the host, so an H100 box and a 4090 box
 with the same hostname would share one series. The fingerprint records CPU, RAM, the CUDA GPUs
-and the versions of the libraries that change the numbers, and derives the asv machine name
-from the hardware so different hardware never shares a series.
+and the software environment (bench_lib.environment: its id, the lock it came from, the versions
+of the libraries that change the numbers), and derives the asv machine name from the hardware
+alone, so different hardware never shares a series while a library upgrade shows as a change of
+environment within one.
 
 GPUs are read with nvidia-smi (no CUDA context, no torch import); the CUDA runtime version is
 the one torch was built with, read only when a GPU is present.
 """
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import platform
 import re
 import shutil
 import subprocess
 
+from bench_lib import environment
+
 NOT_INSTALLED = "not installed"
-# Distribution names as pip knows them; the record keys are the same names.
-PACKAGES = ("torch", "transformers", "peft", "bitsandbytes", "llama-cpp-python", "vllm")
 _GPU_QUERY = "name,memory.total,driver_version,compute_cap"
 
 
@@ -47,14 +48,9 @@ def ram_bytes() -> int:
     return int(psutil.virtual_memory().total)
 
 
-def package_versions() -> dict[str, str]:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = NOT_INSTALLED
-    return out
+def package_versions(installed: dict[str, str]) -> dict[str, str]:
+    """The measured libraries' versions, NOT_INSTALLED for those absent."""
+    return {name: installed.get(name, NOT_INSTALLED) for name in environment.MEASURED}
 
 
 def parse_nvidia_smi(text: str) -> list[dict]:
@@ -95,13 +91,15 @@ def cuda_runtime() -> str | None:
 def collect() -> dict:
     """The full record for this machine."""
     gpus = cuda_gpus()
+    env = environment.identity()
     record = {
         "cpu": {"model": cpu_model(), "arch": platform.machine(), **cpu_counts()},
         "ram_bytes": ram_bytes(),
         "os": f"{platform.system()} {platform.release()}",
         "gpu": {"count": len(gpus), "devices": gpus,
                 "cuda_runtime": cuda_runtime() if gpus else None},
-        "packages": package_versions(),
+        "packages": package_versions(env["packages"]),
+        "env": {k: env[k] for k in ("id", "lock", "python")},
         "python": platform.python_version(),
     }
     record["machine"] = machine_name(record)
@@ -145,9 +143,10 @@ def machine_name(record: dict) -> str:
 
 
 def asv_machine_entry(record: dict) -> dict:
-    """The ~/.asv-machine.json entry: asv's six fields plus `gpu`, which asv copies into every
-    result's params (and the dashboard shows as a filter)."""
+    """The ~/.asv-machine.json entry: asv's six fields plus `gpu` and `env` (the environment's id),
+    which asv copies into every result's params (and the dashboard shows as filters)."""
     cpu = record["cpu"]
     return {"machine": record["machine"], "os": record["os"], "arch": cpu["arch"],
             "cpu": f"{cpu['model']} ({cpu['logical']} logical cores)", "num_cpu": str(cpu["logical"]),
-            "ram": str(record["ram_bytes"]), "gpu": gpu_summary(record)}
+            "ram": str(record["ram_bytes"]), "gpu": gpu_summary(record),
+            "env": record["env"]["id"]}

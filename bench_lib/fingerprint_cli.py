@@ -1,8 +1,8 @@
 """`llm-bench fingerprint`: print this machine's fingerprint, or register it as the asv machine.
 
---asv-machine writes the entry into ~/.asv-machine.json (through asv's own MachineCollection)
-and the full record (JSON) to <results>/<machine>/fingerprint.txt (not .json: asv would try to
-read that as a result file); then run asv with
+--asv-machine writes the entry into ~/.asv-machine.json (through asv's own MachineCollection),
+the full record (JSON) to <results>/<machine>/fingerprint.txt and the environment's package list
+to <results>/<machine>/env-<id>.txt (not .json: asv would try to read those as result files); then run asv with
 `--machine "$(llm-bench fingerprint --name)"` so the results land in that machine's series.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench_lib import fingerprint
+from bench_lib import environment, fingerprint
 
 
 def add_arguments(parser) -> None:
@@ -29,6 +29,7 @@ def register_asv_machine(record: dict, results: Path) -> Path:
     path = Path(results) / record["machine"] / "fingerprint.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    environment.save(environment.identity(), results, record["machine"])
     return path
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bench_lib import fingerprint, fingerprint_cli
+from bench_lib import environment, fingerprint, fingerprint_cli
 
 H100 = "NVIDIA H100 80GB HBM3, 81559, 550.54.15, 9.0\n"
 RTX4090 = "NVIDIA GeForce RTX 4090, 24564, 550.54.15, 8.9\n"
@@ -21,7 +21,7 @@ def with_gpus(monkeypatch, smi_text: str) -> dict:
 def test_record_on_this_machine():
     rec = fingerprint.collect()
     assert rec["cpu"]["model"] and rec["cpu"]["logical"] >= 1 and rec["ram_bytes"] > 2**30
-    assert set(rec["packages"]) == {"torch", "transformers", "peft", "bitsandbytes", "llama-cpp-python", "vllm"}
+    assert set(rec["packages"]) == set(environment.MEASURED)
     assert rec["packages"]["torch"] not in ("", fingerprint.NOT_INSTALLED)
     assert all(v for v in rec["packages"].values())  # a version or "not installed", never empty
     assert rec["machine"] == fingerprint.machine_name(rec)
@@ -63,6 +63,11 @@ def test_asv_machine_registration(monkeypatch, tmp_path, capsys):
     assert loaded.machine == rec["machine"] and loaded.num_cpu == str(rec["cpu"]["logical"])
     stored = json.loads((tmp_path / "results" / rec["machine"] / "fingerprint.txt").read_text())
     assert stored["gpu"]["devices"][0]["name"] == "NVIDIA H100 80GB HBM3"
+    # The environment's id goes into every result through the machine entry; its package list
+    # stays beside the results.
+    assert machines[rec["machine"]]["env"] == rec["env"]["id"] == environment.identity()["id"]
+    env_file = environment.load(tmp_path / "results", rec["machine"], rec["env"]["id"])
+    assert env_file["packages"]["torch"] == rec["packages"]["torch"]
 
 
 @pytest.mark.parametrize("flag", ["--name", None])
