@@ -24,7 +24,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench_lib import asv_results
+from bench_lib import asv_results, environment
 from bench_lib.asv_results import Row
 
 NOISE_FILE = "aa-noise.txt"  # JSON; not .json, which asv would try to read as a result file
@@ -198,6 +198,33 @@ def baseline_commits(rows: list[Row], machine: str, commit: str, opts) -> list[s
     return order[max(0, i - opts.window):i]
 
 
+def environments(rows: list[Row], machine: str, commit: str, baselines: list[str], results: Path) -> dict:
+    """Which software environments the baseline and the current results were measured in, and
+    the packages that differ between them (from results/<machine>/env-<id>.txt)."""
+    def ids(commits):
+        return sorted({r.env or "" for r in rows if r.machine == machine and r.commit in commits})
+
+    base, cur = ids(set(baselines)), ids({commit})
+    out = {"baseline": base, "current": cur, "same": base == cur and "" not in base, "changes": [], "note": ""}
+    if out["same"]:
+        return out
+    if "" in base or "" in cur:
+        out["note"] = ("some results predate environment records, so whether libraries changed "
+                       "between baseline and current cannot be told")
+        return out
+    records = {i: environment.load(results, machine, i) for i in base + cur}
+    missing = [i for i, rec in records.items() if rec is None]
+    if missing:
+        out["note"] = (f"environments {', '.join(base)} -> {', '.join(cur)} differ; the package list of "
+                       f"{', '.join(missing)} is not under {Path(results) / machine}")
+        return out
+    old, new = records[base[-1]]["packages"], records[cur[-1]]["packages"]
+    out["changes"] = environment.diff(old, new)
+    out["note"] = (f"environment {base[-1]} -> {cur[-1]}: "
+                   + (environment.describe(out["changes"]) if out["changes"] else "same packages, other build"))
+    return out
+
+
 def compare(rows: list[Row], machine: str, commit: str, baselines: list[str], noise, opts) -> dict:
     index = {(r.commit, asv_results.row_key(r)): r for r in rows if r.machine == machine}
     changes, lost, new = [], [], []
@@ -214,6 +241,7 @@ def compare(rows: list[Row], machine: str, commit: str, baselines: list[str], no
             continue
         changes.append(decide(base, cur, aa_for(cur, noise), opts))
     return {"mode": "commit", "machine": machine, "commit": commit, "baseline_commits": baselines,
+            "environment": environments(rows, machine, commit, baselines, opts.results),
             "aa_calibrated": bool(noise[0]), "min_change": opts.min_change, "noise_factor": opts.noise_factor,
             "changes": [asdict(c) for c in sorted(changes, key=lambda c: c.label)],
             "lost": lost, "new": sorted(new)}
@@ -270,12 +298,17 @@ def render_commit(rep: dict) -> str:
            f"**{count('regression')} regression(s)**, {count('improvement')} improvement(s), "
            f"{count('direction unknown')} moved with unknown direction, {count('unchanged')} unchanged, "
            f"{len(rep['lost'])} without a value now, {len(rep['new'])} new.",
-           "",
-           f"Threshold per benchmark: max(floor {rep['min_change']:.0%}, {rep['noise_factor']:g} x A/A noise, "
-           "baseline window spread); "
-           + ("A/A noise measured on this machine." if rep["aa_calibrated"] else
-              "**no A/A noise measured on this machine** (run `llm-bench alerts --calibrate A.json B.json`), "
-              "so only the floor applies.")]
+           ""]
+    env = rep.get("environment") or {"same": True}
+    if not env["same"]:
+        out += [f"**The software environment changed**: {env['note']}. A change below may come from "
+                "the environment as well as from the commit, so none is attributed to the commit alone; "
+                "`llm-bench upgrade-check` measures an upgrade on one commit.", ""]
+    out.append(f"Threshold per benchmark: max(floor {rep['min_change']:.0%}, {rep['noise_factor']:g} x A/A noise, "
+               "baseline window spread); "
+               + ("A/A noise measured on this machine." if rep["aa_calibrated"] else
+                  "**no A/A noise measured on this machine** (run `llm-bench alerts --calibrate A.json B.json`), "
+                  "so only the floor applies."))
     for verdict, title in (("regression", "Regressions"), ("direction unknown", "Moved, direction unknown"),
                            ("improvement", "Improvements")):
         rows = [c for c in changes if c["verdict"] == verdict]

@@ -70,6 +70,22 @@ def test_lost_value_and_window_baseline(synth, capsys):
     assert f1["baseline"] == 50.0 and f1["noise"]["window_spread"] == 0.0
 
 
+def test_changed_environment_is_named_and_not_blamed_on_the_commit(synth, capsys):
+    import importlib.metadata
+
+    rc, rep, text = run_alerts(synth, "--machine", synth["machine"], "--commit", synth["c"][:8], capsys=capsys)
+    env = rep["environment"]
+    assert not env["same"] and env["baseline"] != env["current"]
+    installed = importlib.metadata.version("transformers")
+    assert ["transformers", installed, fx.OTHER_TRANSFORMERS] in [list(c) for c in env["changes"]]
+    assert f"transformers {installed} -> {fx.OTHER_TRANSFORMERS}" in text
+    assert "The software environment changed" in text and "none is attributed to the commit alone" in text
+    assert "bench_synth.Sleep.time_sleep(case=slowed)" in by_verdict(rep, "regression")
+    # Baseline and current from one environment: nothing is said about environments.
+    rc, rep, text = run_alerts(synth, "--machine", synth["machine"], "--commit", synth["b"][:8], capsys=capsys)
+    assert rep["environment"]["same"] and "environment changed" not in text
+
+
 def test_unchanged_pair_gets_no_alert(synth, capsys):
     rc, rep, text = run_alerts(synth, "--machine", synth["machine"], "--commit", synth["a2"][:8], capsys=capsys)
     assert rc == 0

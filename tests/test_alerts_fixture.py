@@ -7,6 +7,8 @@ time_sleep sleeps for a set time; the track_ methods return set values. Commits:
   A2  a docs-only commit, same knobs      (an unchanged A/A pair against A)
   B   'slowed' sleeps 15% longer; 'drop' cases of F1 and tokens/s fall 20%, 'rise' cases rise 20%;
       an unregistered metric (track_wibble) doubles in one case and fails in another
+  C   a docs-only commit measured in another software environment (transformers at another
+      version), whose 'slowed' case sleeps 15% longer again
 """
 from __future__ import annotations
 
@@ -130,16 +132,23 @@ def asv_run(repo: Path, home: Path, machine: str, sha: str) -> Path:
     return path
 
 
-def register_machine(repo: Path, home: Path, fake_gpu: str | None = None) -> str:
+OTHER_TRANSFORMERS = "99.0.0"
+
+
+def register_machine(repo: Path, home: Path, fake_gpu: str | None = None, other_env: bool = False) -> str:
     """Register an asv machine through `llm-bench fingerprint --asv-machine`; with fake_gpu, as
-    if nvidia-smi had printed that line (a second, GPU machine for the cross-hardware test)."""
-    code = ("import sys; from bench_lib import fingerprint as f, fingerprint_cli as c\n"
+    if nvidia-smi had printed that line (a second, GPU machine for the cross-hardware test); with
+    other_env, as if transformers were installed at OTHER_TRANSFORMERS."""
+    code = ("import sys; from bench_lib import environment as e, fingerprint as f, fingerprint_cli as c\n"
             "if sys.argv[1]:\n"
             "    f.cuda_gpus = lambda: f.parse_nvidia_smi(sys.argv[1])\n"
             "    f.cuda_runtime = lambda: '12.8'\n"
+            "if sys.argv[2]:\n"
+            "    real = e.installed\n"
+            "    e.installed = lambda: {**real(), 'transformers': sys.argv[2]}\n"
             "print(c.register_asv_machine(f.collect(), 'results').parent.name)\n")
-    out = subprocess.run([sys.executable, "-c", code, fake_gpu or ""], cwd=repo, env=tool_env(home),
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code, fake_gpu or "", OTHER_TRANSFORMERS if other_env else ""],
+                         cwd=repo, env=tool_env(home), check=True, capture_output=True, text=True)
     return out.stdout.strip()
 
 
@@ -177,8 +186,14 @@ def build(tmp: Path) -> dict:
     fast["tps"] = {k: v * 3 for k, v in fast["tps"].items()}
     (repo / "benchmarks" / "knobs.json").write_text(json.dumps(fast))
     asv_run(repo, home, gpu_machine, b)
+    register_machine(repo, home, other_env=True)
+    slower = knobs_b()
+    slower["delay"]["slowed"] *= 1.15
+    c = commit(repo, slower, "C: docs only, other environment", "2026-01-04T00:00:00")
+    asv_run(repo, home, machine, c)
+    register_machine(repo, home)
     return {"repo": repo, "home": home, "results": repo / "results", "machine": machine,
-            "gpu_machine": gpu_machine, "a": a, "a2": a2, "b": b, "aa_pair": (saved, aa_second)}
+            "gpu_machine": gpu_machine, "a": a, "a2": a2, "b": b, "c": c, "aa_pair": (saved, aa_second)}
 
 
 def build_single(tmp: Path) -> dict:
