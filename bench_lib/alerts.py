@@ -247,6 +247,57 @@ def compare(rows: list[Row], machine: str, commit: str, baselines: list[str], no
             "lost": lost, "new": sorted(new)}
 
 
+def _status(value) -> str:
+    return "failed" if value is None else "skipped" if isinstance(value, float) and math.isnan(value) else "no value"
+
+
+def compare_runs(a: dict[tuple, list[Row]], b: dict[tuple, list[Row]], names: tuple[str, str],
+                 suite: dict | None = None, min_change: float = 0.0) -> dict:
+    """Two sets of runs of the same benchmarks (two machines, two environments), each row key
+    with its rows from one or more runs: per benchmark the medians, B/A, which side is better by
+    the metric's direction, and the confidence: Mann-Whitney U on asv's samples where both sides
+    recorded them, else whether the runs' ranges overlap (with two or more runs a side), else none.
+    A row moved when its change exceeds `min_change` and the evidence does not say "same".
+    Benchmarks with a value on one side only are listed under `failed`."""
+    rows, failed = [], []
+    for key in sorted(a.keys() & b.keys()):
+        ra, rb = a[key], b[key]
+        va, vb = [r.value for r in ra if _numeric(r.value)], [r.value for r in rb if _numeric(r.value)]
+        label = asv_results.label(ra[-1])
+        if not va or not vb:
+            if va or vb:
+                failed.append({"label": label, "only_in": names[0] if va else names[1],
+                               names[0]: statistics.median(va) if va else _status(ra[-1].value),
+                               names[1]: statistics.median(vb) if vb else _status(rb[-1].value)})
+            continue
+        ma, mb = statistics.median(va), statistics.median(vb)
+        match = asv_results.resolve_metric(ra[-1].benchmark, ra[-1].unit, suite=suite)
+        change = relative(ma, mb)
+        samples_a = [x for r in ra for x in (r.samples or []) if _numeric(x)]
+        samples_b = [x for r in rb for x in (r.samples or []) if _numeric(x)]
+        if len(samples_a) >= 3 and len(samples_b) >= 3:
+            from asv import _stats
+
+            _, p = _stats.mann_whitney_u(samples_a, samples_b)
+            significant, evidence = p < 0.01, f"Mann-Whitney U p={p:.2g} on {len(samples_a)}+{len(samples_b)} samples"
+        elif len(va) >= 2 and len(vb) >= 2:
+            significant = max(va) < min(vb) or max(vb) < min(va)
+            evidence = (f"{len(va)}+{len(vb)} runs, ranges [{min(va):.4g}, {max(va):.4g}] vs "
+                        f"[{min(vb):.4g}, {max(vb):.4g}] {'disjoint' if significant else 'overlap'}")
+        else:
+            significant, evidence = None, "one value each: no confidence"
+        moved = abs(change) > min_change and significant is not False and change != 0
+        better = ("same" if change == 0 else "unknown direction" if match.higher_is_better is None
+                  else names[1] if (change > 0) == match.higher_is_better else names[0])
+        verdict = ("unchanged" if not moved else "direction unknown" if match.higher_is_better is None
+                   else "improvement" if better == names[1] else "regression")
+        rows.append({"label": label, "metric": match.metric, "higher_is_better": match.higher_is_better,
+                     "unit": ra[-1].unit, "a": ma, "b": mb, "a_values": va, "b_values": vb,
+                     "ratio_b_over_a": 1.0 + change, "change": change, "better": better,
+                     "significant": significant, "evidence": evidence, "verdict": verdict})
+    return {"names": list(names), "rows": rows, "failed": failed}
+
+
 def cross_machines(rows: list[Row], machine_a: str, machine_b: str, commit_ref: str | None,
                    suite: dict | None = None) -> dict:
     shared = sorted({r.commit for r in rows if r.machine == machine_a} & {r.commit for r in rows if r.machine == machine_b})
@@ -258,20 +309,9 @@ def cross_machines(rows: list[Row], machine_a: str, machine_b: str, commit_ref: 
         commit = max(shared, key=lambda c: max(r.date or 0 for r in rows if r.commit == c))
     else:
         raise ValueError(f"machines {machine_a} and {machine_b} have no commit with results on both")
-    a = {asv_results.row_key(r): r for r in rows if r.machine == machine_a and r.commit == commit}
-    b = {asv_results.row_key(r): r for r in rows if r.machine == machine_b and r.commit == commit}
-    table = []
-    for key in sorted(a.keys() & b.keys()):
-        ra, rb = a[key], b[key]
-        if not (_numeric(ra.value) and _numeric(rb.value)):
-            continue
-        match = asv_results.resolve_metric(ra.benchmark, ra.unit, suite=suite)
-        ratio = 1.0 + relative(ra.value, rb.value)
-        better = ("same" if ratio == 1 else "unknown direction" if match.higher_is_better is None
-                  else machine_b if (ratio > 1) == match.higher_is_better else machine_a)
-        table.append({"label": asv_results.label(ra), "metric": match.metric, "unit": ra.unit,
-                      "a": ra.value, "b": rb.value, "ratio_b_over_a": ratio, "better": better})
-    return {"mode": "machines", "machine_a": machine_a, "machine_b": machine_b, "commit": commit, "rows": table}
+    side = lambda m: {asv_results.row_key(r): [r] for r in rows if r.machine == m and r.commit == commit}
+    rep = compare_runs(side(machine_a), side(machine_b), (machine_a, machine_b), suite)
+    return {"mode": "machines", "machine_a": machine_a, "machine_b": machine_b, "commit": commit, **rep}
 
 
 # --- output -------------------------------------------------------------------------------------
@@ -335,7 +375,17 @@ def render_machines(rep: dict) -> str:
            "| benchmark | metric | A | B | B/A | better |", "|---|---|---|---|---|---|"]
     out += [f"| `{r['label']}` | {r['metric'] or ''} | {fmt(r['a'], r['unit'])} | {fmt(r['b'], r['unit'])} "
             f"| {r['ratio_b_over_a']:.3g} | {r['better']} |" for r in rep["rows"]]
-    return "\n".join(out) + "\n"
+    return "\n".join(out + render_failed(rep)) + "\n"
+
+
+def render_failed(rep: dict) -> list[str]:
+    """The benchmarks with a value on one side only, as markdown lines."""
+    if not rep["failed"]:
+        return []
+    a, b = rep["names"]
+    out = ["", f"## A value on one side only ({len(rep['failed'])})", "", f"| benchmark | {a} | {b} |", "|---|---|---|"]
+    show = lambda v: v if isinstance(v, str) else f"{v:.4g}"
+    return out + [f"| `{f['label']}` | {show(f[a])} | {show(f[b])} |" for f in rep["failed"]]
 
 
 # --- command line -------------------------------------------------------------------------------

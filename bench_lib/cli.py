@@ -79,6 +79,7 @@ COMMANDS = {
     "fingerprint": ("bench_lib.fingerprint_cli", "hardware and software fingerprint of this machine"),
     "alerts": ("bench_lib.alerts", "regression alerts: a commit against its baseline, or two machines"),
     "report": ("bench_lib.reports", "summary tables, Pareto plots and the report page in html/"),
+    "upgrade-check": ("bench_lib.upgrade", "measure a library upgrade against the locked environment"),
 }
 
 

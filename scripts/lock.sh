@@ -16,8 +16,8 @@
 #   UPGRADE_PACKAGES  packages allowed to move, as uv's --upgrade-package takes them
 #                     ("transformers==5.24.0 peft"); the rest stays where the preference has it
 #   PYTHON_VERSION    target interpreter (default 3.11)
-#   TORCH_FIND_LINKS  where the CPU torch wheel is found (default: $PIP_FIND_LINKS, else the
-#                     PyTorch CPU index)
+#   TORCH_FIND_LINKS  where the CPU torch wheel is found (default: pip's find-links setting,
+#                     else the PyTorch CPU index)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV="${UV:-uv}"
@@ -38,8 +38,9 @@ profiles="${PROFILES:-cpu gpu}"
 # CPU: the +cpu build of the pinned torch, found beside the package index.
 grep -v '^torch==' "$pins" > "$tmp/cpu-pins.txt"
 echo "torch==${torch_version}+cpu" >> "$tmp/cpu-pins.txt"
-if [ -n "${TORCH_FIND_LINKS:-${PIP_FIND_LINKS:-}}" ]; then
-    torch_source=(--find-links "${TORCH_FIND_LINKS:-$PIP_FIND_LINKS}")
+links="${TORCH_FIND_LINKS:-${PIP_FIND_LINKS:-$(python3 -m pip config get global.find-links 2>/dev/null || true)}}"
+if [ -n "$links" ]; then
+    torch_source=(--find-links "$links")
 else
     torch_source=(--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
 fi
