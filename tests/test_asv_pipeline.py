@@ -38,11 +38,14 @@ def asv_run(tmp_path_factory):
     (tmp / "asv.conf.json").write_text(json.dumps(conf))
     env = dict(os.environ, HOME=str(tmp), BENCH_TASKS="arc", BENCH_PROFILE="smoke", HF_HUB_OFFLINE="1")
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    subprocess.run([ASV, "machine", "--yes", "--machine", "pytest-box"], cwd=tmp, env=env, check=True,
-                   capture_output=True)
+    # As `make bench` does: the machine is registered through the fingerprint, which also
+    # records the software environment.
+    machine = subprocess.run([sys.executable, "-m", "bench_lib.cli", "fingerprint", "--asv-machine", "--results",
+                              str(tmp / "results")], cwd=ROOT, env=env, check=True, capture_output=True,
+                             text=True).stdout.strip()
     offline = _offline_prefix()
     run = subprocess.run([*offline, ASV, "run", "--python=same", "--quick", "--launch-method", "spawn", "--machine",
-                          "pytest-box", "--set-commit-hash", head, "--bench", r"^bench_inference\.(ArcInference|GenerateTime)\."],
+                          machine, "--set-commit-hash", head, "--bench", r"^bench_inference\.(ArcInference|GenerateTime)\."],
                          cwd=tmp, env=env, capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     (tmp / "offline").write_text("yes" if offline else "no: needs root and unshare")
@@ -68,6 +71,17 @@ def test_every_inference_benchmark_has_a_value(asv_run):
             assert not math.isnan(r.value) and r.value >= 0, (r.benchmark, r.params, r.value)
     units = {r.benchmark.rsplit(".", 1)[1]: r.unit for r in rows}
     assert units["track_ttft"] == "seconds" and units["track_peak_rss"] == "bytes"
+
+
+def test_every_result_names_its_environment(asv_run):
+    from bench_lib import environment
+
+    rows = asv_results.load(asv_run / "results")
+    here = environment.identity()
+    assert {r.env for r in rows} == {here["id"]}
+    (machine,) = {r.machine for r in rows}
+    stored = environment.load(asv_run / "results", machine, here["id"])
+    assert stored["packages"] == here["packages"] and stored["lock"] == here["lock"]
 
 
 def _chromium():
