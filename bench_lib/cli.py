@@ -70,7 +70,8 @@ def cmd_table(args) -> int:
 
 
 # Subcommands that live with their area: "name": ("module", "help"). Each module has
-# `add_arguments(parser)` and `run(args) -> int`, and is imported only when its command runs.
+# `add_arguments(parser)` and `run(args) -> int` ("module:variant": `add_variant_arguments` and
+# `run_variant`), and is imported only when its command runs.
 COMMANDS = {
     "train": ("bench_lib.train.cli", "method table of the train-step suite"),
     "quant": ("bench_lib.quant.cli", "scheme table of the quantization suite"),
@@ -80,6 +81,8 @@ COMMANDS = {
     "alerts": ("bench_lib.alerts", "regression alerts: a commit against its baseline, or two machines"),
     "report": ("bench_lib.reports", "summary tables, Pareto plots and the report page in html/"),
     "upgrade-check": ("bench_lib.upgrade", "measure a library upgrade against the locked environment"),
+    "compare-commits": ("bench_lib.paired:compare", "judge a commit against another, measured interleaved in one job"),
+    "bisect": ("bench_lib.paired:bisect", "find the first commit whose benchmarks regressed, by paired runs"),
 }
 
 
@@ -104,14 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if not hasattr(args, "module"):
         return args.func(parser.parse_args(argv))
+    module, _, variant = args.module.partition(":")
     try:
-        mod = importlib.import_module(args.module)
+        mod = importlib.import_module(module)
     except ImportError as exc:
         print(f"llm-bench {args.command}: not available ({exc})", file=sys.stderr)
         return 2
     sub_parser = argparse.ArgumentParser(prog=f"llm-bench {args.command}")
-    mod.add_arguments(sub_parser)
-    return mod.run(sub_parser.parse_args(rest))
+    getattr(mod, f"add_{variant}_arguments" if variant else "add_arguments")(sub_parser)
+    return getattr(mod, f"run_{variant}" if variant else "run")(sub_parser.parse_args(rest))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import sysconfig
 import time
 from pathlib import Path
 
-from bench_lib import alerts, asv_results, environment
+from bench_lib import alerts, asv_results, asv_run, environment
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
 
@@ -145,44 +145,6 @@ def installed_in(python: Path) -> dict[str, str]:
     return json.loads(out.stdout)
 
 
-# --- measuring --------------------------------------------------------------------------------------
-
-
-def asv_config(results: Path, path: Path) -> Path:
-    root = Path.cwd()
-    conf = json.loads((root / "asv.conf.json").read_text())
-    conf.update(repo=str(root), benchmark_dir=str(root / "benchmarks"), results_dir=str(results),
-                html_dir=str(results.parent / "html"))
-    path.write_text(json.dumps(conf, indent=1))
-    return path
-
-
-def asv_run(python: Path, results: Path, bench: str, asv_args: list[str], log: Path) -> int:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.getcwd()}
-    env.setdefault("BENCH_PROFILE", "smoke")
-    machine = subprocess.run([str(python), "-m", "bench_lib.cli", "fingerprint", "--asv-machine",
-                              "--results", str(results)], capture_output=True, text=True, check=True,
-                             env=env).stdout.strip()
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    conf = asv_config(results, results.parent / f"asv-{results.name}.json")
-    cmd = [str(python), "-m", "asv", "run", "--config", str(conf), "--python=same", "--launch-method", "spawn",
-           "--record-samples", "--machine", machine, "--set-commit-hash", commit, "--bench", bench, *asv_args]
-    with log.open("a") as fh:
-        fh.write("$ " + " ".join(cmd) + "\n")
-        fh.flush()
-        return subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env).returncode
-
-
-def load_runs(dirs: list[Path]) -> dict[tuple, list[asv_results.Row]]:
-    """row key -> that benchmark's row from each run, in run order."""
-    out: dict[tuple, list[asv_results.Row]] = {}
-    for d in dirs:
-        if d.exists():
-            for row in asv_results.load(d):
-                out.setdefault(asv_results.row_key(row), []).append(row)
-    return out
-
-
 # --- report -------------------------------------------------------------------------------------------
 
 
@@ -237,7 +199,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--min-change", type=float, default=0.05,
                         help="smallest relative change reported as moved (default 0.05)")
     parser.add_argument("--benchmarks", type=Path, default=Path("benchmarks"),
-                        help="asv benchmark suite, read for each track_'s metric")
+                        help="asv benchmark suite, read for each track_'s metric ('none': match names only)")
     parser.add_argument("--markdown", type=Path, help="also write the report here")
     parser.add_argument("--json", type=Path, help="write the report as JSON here")
 
@@ -248,7 +210,7 @@ def check(args) -> tuple[list[str], Path]:
     if not 0 <= args.min_change < 1:
         raise UpgradeError(f"--min-change {args.min_change}: give a fraction between 0 and 1, e.g. 0.05")
     lock = Path("requirements") / f"{args.profile}.txt"
-    for needed in (lock, Path("scripts/lock.sh"), Path("asv.conf.json"), args.benchmarks):
+    for needed in (lock, Path("scripts/lock.sh"), Path("asv.conf.json")):
         if not needed.exists():
             raise UpgradeError(f"{needed} not found: run upgrade-check from the project's checkout")
     try:
@@ -256,12 +218,6 @@ def check(args) -> tuple[list[str], Path]:
     except re.error as exc:
         raise UpgradeError(f"--bench {args.bench!r} is not a regular expression ({exc})") from None
     return upgrade_specs(args.set, [n for n in args.latest.split(",") if n]), lock
-
-
-def progress(step: int, total: int, started: float, what: str) -> None:
-    elapsed = time.monotonic() - started
-    left = f", about {elapsed / (step - 1) * (total - step + 1):.0f} s left" if step > 1 else ""
-    print(f"[{step}/{total}] {what} ({elapsed:.0f} s elapsed{left})", file=sys.stderr, flush=True)
 
 
 def run(args) -> int:
@@ -295,14 +251,14 @@ def run(args) -> int:
     order = [(label, i) for i in range(args.rounds) for label in envs]
     started = time.monotonic()
     for step, (label, i) in enumerate(order, start=1):
-        progress(step, len(order), started, f"asv run in the {label} environment, round {i + 1}")
-        asv_run(envs[label], results / f"{label}-{i + 1}", args.bench, args.asv_args.split(), log)
-    runs = {label: load_runs([results / f"{label}-{i + 1}" for i in range(args.rounds)]) for label in envs}
+        asv_run.progress(step, len(order), started, f"asv run in the {label} environment, round {i + 1}")
+        asv_run.run(envs[label], Path.cwd(), results / f"{label}-{i + 1}", args.bench, args.asv_args.split(), log)
+    runs = {label: asv_run.load_runs([results / f"{label}-{i + 1}" for i in range(args.rounds)]) for label in envs}
     if not any(runs.values()):
         print(f"llm-bench upgrade-check: asv measured nothing for --bench {args.bench!r}; its output is in {log}",
               file=sys.stderr)
         return 2
-    suite = asv_results.suite_metrics(args.benchmarks)
+    suite = (asv_results.suite_metrics(args.benchmarks) if str(args.benchmarks) != "none" else {})
     rep = alerts.compare_runs(runs["locked"], runs["candidate"], ("locked", "candidate"), suite, args.min_change)
     rep.update(specs=specs, packages=[list(m) for m in moved], rounds=args.rounds, bench=args.bench,
                min_change=args.min_change, log=str(log), seconds=round(time.monotonic() - started))
