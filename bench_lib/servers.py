@@ -56,6 +56,7 @@ class Server:
     process: subprocess.Popen | None = None  # None: a server someone else runs
     log_path: Path | None = None
     kind: str = "url"
+    loads_run: int = 0  # loads measured so far: each gets prompts of its own
 
     @property
     def pid(self) -> int | None:
