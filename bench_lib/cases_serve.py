@@ -24,6 +24,8 @@ BENCH_SERVE_FIXED_OUTPUT  1 (default): every request generates exactly that budg
                       Either way a reply shorter than required (the budget, or one token) is a failure
 BENCH_SERVE_REQUEST_TIMEOUT  seconds one request may take (default per profile)
 BENCH_SERVE_WARMUP    warm-up requests per load (default 1)
+BENCH_SERVE_BURSTINESS  shape of the gamma-distributed gaps of rate loads, vLLM's --burstiness
+                      (default 1: Poisson; large: evenly spaced)
 """
 from __future__ import annotations
 
@@ -72,6 +74,12 @@ def size() -> ServeSize:
     if os.environ.get("BENCH_SERVE_REQUEST_TIMEOUT"):
         s = replace(s, request_timeout_s=_number("BENCH_SERVE_REQUEST_TIMEOUT", float, 0.001, "a number of seconds > 0", "30"))
     return s
+
+
+def burstiness() -> float:
+    if not os.environ.get("BENCH_SERVE_BURSTINESS"):
+        return 1.0
+    return _number("BENCH_SERVE_BURSTINESS", float, 1e-9, "a positive number (1: Poisson)", "1")
 
 
 def warmup_count() -> int:
@@ -200,7 +208,7 @@ def measure_load(server: servers.Server, model: str, load: dict, label: str,
     tok = cases.tokenizer_for(model)
     run = serve.run_load(server.base_url, ep, server.model, requests[warm:], warmup=requests[:warm],
                          request_timeout_s=s.request_timeout_s, run_timeout_s=run_timeout_s or s.run_timeout_s,
-                         tokenizer=tok, **load)
+                         tokenizer=tok, burstiness=burstiness(), **load)
     limits = goodput_limits_s()
     values = serve.serving_metrics(run, tok, limits)
     values["serve_server_peak_rss_bytes"] = servers.peak_rss_bytes(server)

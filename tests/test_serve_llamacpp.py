@@ -37,8 +37,6 @@ def test_llamacpp_server_under_load(llamacpp_server, load):
     assert m["serve_tpot_p50_s"] > 0 and m["serve_itl_p50_s"] > 0
     assert m["serve_output_throughput"] > 0
     assert math.isnan(m["serve_goodput"]) and result["settings"]["goodput_slo_ms"] is None  # none set
-    # every request produced the fixed length: the output throughput counts them all
-    assert m["serve_output_throughput"] * m["serve_duration_s"] >= m["serve_completed"] * cases_serve.size().max_tokens * 0.99
     assert m["serve_server_peak_rss_bytes"] > 0
 
 
