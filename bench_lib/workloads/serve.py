@@ -65,6 +65,8 @@ class RequestOutput:
     required_tokens: int = 1        # fewer output tokens than this is a failure
     text_chunks: int = 0            # chunks that carried text: each holds at least one token
     response_id: str = ""
+    finish_reason: str = ""
+    max_tokens: int = 0             # the budget asked for; finish_reason "length" says it was reached
 
     @property
     def lag(self) -> float:
@@ -174,7 +176,8 @@ def send_request(base_url: str, endpoint: str, payload: dict, request_timeout_s:
                 out.text += text
                 out.text_chunks += bool(text)
                 out.token_ids.extend(choices[0].get("token_ids") or [])
-                finished = finished or bool(choices[0].get("finish_reason"))
+                out.finish_reason = choices[0].get("finish_reason") or out.finish_reason
+                finished = finished or bool(out.finish_reason)
             elif msg.get("usage"):
                 out.output_tokens = msg["usage"].get("completion_tokens")
                 out.prompt_len = msg["usage"].get("prompt_tokens") or 0
@@ -211,13 +214,15 @@ def count_output_tokens(out: RequestOutput, tokenizer) -> int:
 
 def check_output_length(out: RequestOutput, tokenizer) -> None:
     """A finished stream that produced fewer tokens than requested is a failure with its reason.
-    Without a server count, re-tokenizing the text can merge tokens, so the count checked is the
-    larger of that and the number of text-carrying chunks (each carries at least one token)."""
+    Without a server count, re-tokenizing the text can merge tokens (or drop one that decodes to
+    nothing), so the count checked is the largest of that, the number of text-carrying chunks
+    (each carries at least one token) and the budget when the server says it stopped there
+    (finish_reason "length")."""
     if not out.success:
         return
     n = count_output_tokens(out, tokenizer)
     if out.output_tokens is None and not out.token_ids:
-        n = max(n, out.text_chunks)
+        n = max(n, out.text_chunks, out.max_tokens if out.finish_reason == "length" else 0)
     if n == 0:
         out.success, out.error = False, "empty reply: the stream finished without any output token"
     elif n < out.required_tokens:
@@ -244,6 +249,7 @@ def arrival_offsets(n: int, request_rate: float, burstiness: float = 1.0, seed: 
 def _finish(result: RequestOutput, req: ServeRequest, tokenizer) -> RequestOutput:
     result.prompt_len = result.prompt_len or req.prompt_len
     result.required_tokens = max(req.min_tokens, 1)
+    result.max_tokens = req.max_tokens
     check_output_length(result, tokenizer)
     return result
 
