@@ -142,22 +142,12 @@ def endpoint() -> str:
 
 
 def serve_requests(model: str, endpoint_name: str, n: int, max_tokens: int, tag: str = "") -> list[serve.ServeRequest]:
-    """The task sets' test prompts, taken in turn from each task in BENCH_TASKS. Completions get the
-    chat-templated text (the same prompt the offline benchmarks feed as ids), chat the messages.
-    A `tag` starts every prompt with "[<tag>.<i>] ", which makes each prompt of a load its own."""
-    tok = cases.tokenizer_for(model)
-    tasks = config.task_names()
-    per_task = [cases.examples_for(t, math.ceil(n / len(tasks))) for t in tasks]
-    examples = [ex for group in zip(*per_task) for ex in group]
-    out = []
-    for i in range(n):
-        ex = examples[i % len(examples)]
-        messages = [{"role": "user", "content": f"[{tag}.{i}] {ex.prompt}" if tag else ex.prompt}]
-        text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, enable_thinking=False)
-        prompt_len = len(tok(text, add_special_tokens=False).input_ids)
-        out.append(serve.ServeRequest(messages if endpoint_name == "chat" else text, prompt_len, max_tokens,
-                                      max_tokens if fixed_output() else 0))
-    return out
+    """The requests of one load (bench_lib.serve_prompts: workload, input and output lengths).
+    Completions get the chat-templated text (the same prompt the offline benchmarks feed as
+    ids), chat the messages. A `tag` starts every user turn with "[<tag>.<i>...] "."""
+    from bench_lib import serve_prompts
+
+    return serve_prompts.build(model, endpoint_name, n, max_tokens, fixed_output(), tag)
 
 
 def start_server(kind: str, model: str) -> servers.Server:
@@ -199,6 +189,8 @@ def measure_load(server: servers.Server, model: str, load: dict, label: str,
                  num_requests: int | None = None, run_timeout_s: float | None = None) -> dict:
     """One load ({"request_rate": r} and/or {"max_concurrency": c}) against a running server, on
     fresh prompts after the warm-up: metrics, the first failures, and the settings used."""
+    from bench_lib import serve_prompts
+
     server.check_alive()
     s, ep = size(), endpoint()
     n, warm = num_requests or s.num_requests, warmup_count()
@@ -217,6 +209,7 @@ def measure_load(server: servers.Server, model: str, load: dict, label: str,
     return {"metrics": values, "failures": warm_failed + serve.failures(run),
             "settings": {**run.settings, "load": label, "max_tokens": s.max_tokens, "fixed_output": fixed_output(),
                          "goodput_slo_ms": goodput, "prompts": f"fresh per load (tag {tag})",
+                         **serve_prompts.describe(),
                          "server": server.kind, "model": model, "profile": config.profile().name}}
 
 
