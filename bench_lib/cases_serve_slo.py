@@ -5,7 +5,8 @@ the command line.
     python -m bench_lib.cases_serve_slo --server llamacpp --model tiny-qwen3 --slo ttft:500,tpot:50
 
 prints the table of loads tried and writes a PNG of p50/p99 TTFT and TPOT against load, with the
-SLO lines, to .bench_cache/serve-slo/ (`llm-bench report` copies it into html/report/). Every
+SLO lines, and that table (.md) to .bench_cache/serve-slo/ (`llm-bench report` copies the PNGs
+into html/report/ and shows them). Every
 step is one load of cases_serve.measure_load: warm-up first, fresh prompts, its own request
 count and time limit.
 
@@ -77,6 +78,7 @@ def search_result(server: servers.Server, model: str, slo_text: str) -> dict:
         searches[kind] = slo.search(measure, _coarse(name, default, conv), lim, kind, budget_s=_budget())
     png = config.cache_dir() / "serve-slo" / f"{server.kind}-{model.replace('/', '_')}-{slo_text.replace(':', '').replace(',', '-')}.png"
     plot(searches, lim, png, f"{server.kind} · {model} · SLO p99 {slo_text} ms")
+    png.with_suffix(".md").write_text(table(searches) + "\n")  # the loads tried, beside the plot
     return {"metrics": {"serve_slo_max_rate": searches["rate"].found,
                         "serve_slo_max_concurrency": searches["concurrency"].found},
             "stop": {k: s.stop for k, s in searches.items()},
@@ -106,6 +108,7 @@ def plot(searches: dict, lim: dict, path: Path, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401
 
     fig, axes = plt.subplots(len(searches), 2, figsize=(10, 3.6 * len(searches)), squeeze=False)
     for row, (kind, res) in zip(axes, searches.items()):
@@ -123,6 +126,7 @@ def plot(searches: dict, lim: dict, path: Path, title: str) -> None:
             ax.set_xlabel("request rate (req/s)" if kind == "rate" else "concurrency")
             ax.set_ylabel(label)
             ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
             ax.set_yscale("log")
             ax.legend(fontsize=8)
     fig.suptitle(title)

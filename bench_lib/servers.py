@@ -187,8 +187,8 @@ def llamacpp_command(gguf_path: Path, port: int, model_alias: str, n_ctx: int = 
     cmd = [python, "-m", "llama_cpp.server", "--model", str(gguf_path), "--model_alias", model_alias,
            "--host", HOST, "--port", str(port), "--n_ctx", str(n_ctx), "--n_gpu_layers", str(n_gpu_layers),
            "--interrupt_requests", "false"]
-    if n_threads:
-        cmd += ["--n_threads", str(n_threads)]
+    if n_threads:  # prompt processing too: its own default is every core
+        cmd += ["--n_threads", str(n_threads), "--n_threads_batch", str(n_threads)]
     return cmd
 
 
