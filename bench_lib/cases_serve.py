@@ -5,22 +5,33 @@ its process id. A failed start is recorded for each of that model's loads; a ser
 mid-run leaves the failed requests recorded in that load's result and an error for the loads
 after it; results of loads that ran before are kept.
 
+Protocol per load: BENCH_SERVE_WARMUP warm-up requests (one at a time, not in the results),
+then the load's requests, on prompts no earlier load on that server has sent: every prompt
+starts with a tag naming its load and position, so a prefix cache cannot serve one load's
+prompts from an earlier load's (the result says `prompts: fresh per load`).
+
 Settings (environment):
 BENCH_SERVE_LOADS     comma-separated loads: rate:<req/s> (Poisson), rate:inf, concurrency:<n>
                       (default rate:2,rate:8,concurrency:4)
 BENCH_SERVE_ENDPOINT  completions | chat (default completions)
-BENCH_SERVE_GOODPUT   limits in milliseconds as in vLLM's --goodput, e.g. ttft:1000,tpot:100
+BENCH_SERVE_GOODPUT   limits in milliseconds as in vLLM's --goodput, e.g. ttft:1000,tpot:100;
+                      unset (the default): goodput is not measured
 BENCH_SERVE_URL       a running OpenAI-compatible server for the "url" kind (BENCH_SERVE_MODEL: its model name)
 BENCH_SERVE_MAX_TOKENS  output budget per request (default per profile)
 BENCH_SERVE_FIXED_OUTPUT  1 (default): every request generates exactly that budget (min_tokens =
                       max_tokens, as vLLM's benchmark with --ignore-eos), so TPOT and ITL are measured
-                      over the same number of tokens on every server; 0: the model may stop at EOS
+                      over the same number of tokens on every server; 0: the model may stop at EOS.
+                      Either way a reply shorter than required (the budget, or one token) is a failure
+BENCH_SERVE_REQUEST_TIMEOUT  seconds one request may take (default per profile)
+BENCH_SERVE_WARMUP    warm-up requests per load (default 1)
+BENCH_SERVE_BURSTINESS  shape of the gamma-distributed gaps of rate loads, vLLM's --burstiness
+                      (default 1: Poisson; large: evenly spaced)
 """
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 from bench_lib import cases, config, servers
@@ -29,7 +40,7 @@ from bench_lib.models import get_spec
 from bench_lib.workloads import serve
 
 DEFAULT_LOADS = "rate:2,rate:8,concurrency:4"
-DEFAULT_GOODPUT = "ttft:1000,tpot:100"
+GOODPUT_EXAMPLE = "ttft:1000,tpot:100"
 READY_TIMEOUT_S = {"llamacpp": 120.0, "vllm": 600.0}
 
 
@@ -45,11 +56,36 @@ SIZES = {"smoke": ServeSize(8, 32, 60, 300), "regular": ServeSize(64, 128, 300, 
          "full": ServeSize(200, 256, 600, 3600)}
 
 
+def _number(name: str, kind, minimum, what: str, example: str):
+    text = os.environ.get(name, "").strip()
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not value >= minimum or (kind is float and math.isinf(value)):
+        raise config.ConfigError(f"{name}={text!r} is not {what}; set e.g. {name}={example}")
+    return value
+
+
 def size() -> ServeSize:
     s = SIZES[config.profile().name]
     if os.environ.get("BENCH_SERVE_MAX_TOKENS"):
-        s = ServeSize(s.num_requests, int(os.environ["BENCH_SERVE_MAX_TOKENS"]), s.request_timeout_s, s.run_timeout_s)
+        s = replace(s, max_tokens=_number("BENCH_SERVE_MAX_TOKENS", int, 1, "a whole number of tokens >= 1", "64"))
+    if os.environ.get("BENCH_SERVE_REQUEST_TIMEOUT"):
+        s = replace(s, request_timeout_s=_number("BENCH_SERVE_REQUEST_TIMEOUT", float, 0.001, "a number of seconds > 0", "30"))
     return s
+
+
+def burstiness() -> float:
+    if not os.environ.get("BENCH_SERVE_BURSTINESS"):
+        return 1.0
+    return _number("BENCH_SERVE_BURSTINESS", float, 1e-9, "a positive number (1: Poisson)", "1")
+
+
+def warmup_count() -> int:
+    if not os.environ.get("BENCH_SERVE_WARMUP"):
+        return 1
+    return _number("BENCH_SERVE_WARMUP", int, 0, "a whole number of warm-up requests >= 0", "1")
 
 
 def loads() -> list[str]:
@@ -74,9 +110,9 @@ def parse_load(name: str) -> dict:
                              f"concurrency:<n>; set BENCH_SERVE_LOADS like {DEFAULT_LOADS}")
 
 
-def goodput_limits_s(text: str | None = None) -> dict[str, float]:
-    """vLLM's --goodput syntax, milliseconds → seconds."""
-    text = text if text is not None else os.environ.get("BENCH_SERVE_GOODPUT", DEFAULT_GOODPUT)
+def goodput_limits_s(text: str | None = None, name: str = "BENCH_SERVE_GOODPUT") -> dict[str, float]:
+    """vLLM's --goodput syntax, milliseconds → seconds; {} when unset (goodput not measured)."""
+    text = text if text is not None else os.environ.get(name, "")
     out = {}
     for item in filter(None, (x.strip() for x in text.replace(" ", ",").split(","))):
         key, _, ms = item.partition(":")
@@ -85,8 +121,8 @@ def goodput_limits_s(text: str | None = None) -> dict[str, float]:
         except ValueError:
             value = -1.0
         if key not in ("ttft", "tpot", "e2el") or value < 0:
-            raise config.ConfigError(f"BENCH_SERVE_GOODPUT item {item!r} is not ttft|tpot|e2el:<milliseconds>, "
-                                     f"e.g. {DEFAULT_GOODPUT}")
+            raise config.ConfigError(f"{name} item {item!r} is not ttft|tpot|e2el:<milliseconds>, "
+                                     f"e.g. {name}={GOODPUT_EXAMPLE}")
         out[key] = value / 1000.0
     return out
 
@@ -105,21 +141,13 @@ def endpoint() -> str:
     return name
 
 
-def serve_requests(model: str, endpoint_name: str, n: int, max_tokens: int) -> list[serve.ServeRequest]:
-    """The task sets' test prompts, taken in turn from each task in BENCH_TASKS. Completions get the
-    chat-templated text (the same prompt the offline benchmarks feed as ids), chat the messages."""
-    tok = cases.tokenizer_for(model)
-    tasks = config.task_names()
-    per_task = [cases.examples_for(t, math.ceil(n / len(tasks))) for t in tasks]
-    examples = [ex for group in zip(*per_task) for ex in group][:n]
-    out = []
-    for ex in examples:
-        messages = [{"role": "user", "content": ex.prompt}]
-        text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, enable_thinking=False)
-        prompt_len = len(tok(text, add_special_tokens=False).input_ids)
-        out.append(serve.ServeRequest(messages if endpoint_name == "chat" else text, prompt_len, max_tokens,
-                                      max_tokens if fixed_output() else 0))
-    return out
+def serve_requests(model: str, endpoint_name: str, n: int, max_tokens: int, tag: str = "") -> list[serve.ServeRequest]:
+    """The requests of one load (bench_lib.serve_prompts: workload, input and output lengths).
+    Completions get the chat-templated text (the same prompt the offline benchmarks feed as
+    ids), chat the messages. A `tag` starts every user turn with "[<tag>.<i>...] "."""
+    from bench_lib import serve_prompts
+
+    return serve_prompts.build(model, endpoint_name, n, max_tokens, fixed_output(), tag)
 
 
 def start_server(kind: str, model: str) -> servers.Server:
@@ -157,17 +185,36 @@ def _threads() -> int | None:
     return int(os.environ["BENCH_THREADS"]) if os.environ.get("BENCH_THREADS") else None
 
 
-def serving_result(server: servers.Server, model: str, load: str) -> dict:
-    """One load against a running server: metrics, the first failures, and the settings used."""
+def measure_load(server: servers.Server, model: str, load: dict, label: str,
+                 num_requests: int | None = None, run_timeout_s: float | None = None) -> dict:
+    """One load ({"request_rate": r} and/or {"max_concurrency": c}) against a running server, on
+    fresh prompts after the warm-up: metrics, the first failures, and the settings used."""
+    from bench_lib import serve_prompts
+
     server.check_alive()
     s, ep = size(), endpoint()
-    requests = serve_requests(model, ep, s.num_requests, s.max_tokens)
-    run = serve.run_load(server.base_url, ep, server.model, requests, request_timeout_s=s.request_timeout_s,
-                         run_timeout_s=s.run_timeout_s, **parse_load(load))
-    values = serve.serving_metrics(run, cases.tokenizer_for(model), goodput_limits_s())
+    n, warm = num_requests or s.num_requests, warmup_count()
+    server.loads_run += 1
+    tag = f"L{server.loads_run}"
+    requests = serve_requests(model, ep, n + warm, s.max_tokens, tag)
+    tok = cases.tokenizer_for(model)
+    run = serve.run_load(server.base_url, ep, server.model, requests[warm:], warmup=requests[:warm],
+                         request_timeout_s=s.request_timeout_s, run_timeout_s=run_timeout_s or s.run_timeout_s,
+                         tokenizer=tok, burstiness=burstiness(), **load)
+    limits = goodput_limits_s()
+    values = serve.serving_metrics(run, tok, limits)
     values["serve_server_peak_rss_bytes"] = servers.peak_rss_bytes(server)
-    return {"metrics": values, "failures": serve.failures(run), "settings": {**run.settings, "load": load,
-            "max_tokens": s.max_tokens, "fixed_output": fixed_output(), "server": server.kind, "model": model, "profile": config.profile().name}}
+    warm_failed = [f"warm-up {i}: {o.error}" for i, o in enumerate(run.warmup) if not o.success]
+    goodput = os.environ.get("BENCH_SERVE_GOODPUT", "").strip() or None
+    return {"metrics": values, "failures": warm_failed + serve.failures(run),
+            "settings": {**run.settings, "load": label, "max_tokens": s.max_tokens, "fixed_output": fixed_output(),
+                         "goodput_slo_ms": goodput, "prompts": f"fresh per load (tag {tag})",
+                         **serve_prompts.describe(),
+                         "server": server.kind, "model": model, "profile": config.profile().name}}
+
+
+def serving_result(server: servers.Server, model: str, load: str) -> dict:
+    return measure_load(server, model, parse_load(load), load)
 
 
 def serving_grid(kind: str, models: Iterable[str], load_names: Iterable[str]) -> dict:
@@ -191,7 +238,8 @@ def serving_grid(kind: str, models: Iterable[str], load_names: Iterable[str]) ->
 
 TABLE_COLUMNS = (("TTFT p50", "serve_ttft_p50_s"), ("TTFT p99", "serve_ttft_p99_s"), ("TPOT p50", "serve_tpot_p50_s"),
                  ("TPOT p99", "serve_tpot_p99_s"), ("ITL p50", "serve_itl_p50_s"), ("ITL p99", "serve_itl_p99_s"),
-                 ("E2EL p50", "serve_e2el_p50_s"), ("E2EL p99", "serve_e2el_p99_s"))
+                 ("E2EL p50", "serve_e2el_p50_s"), ("E2EL p99", "serve_e2el_p99_s"),
+                 ("TTFT p99 from schedule", "serve_ttft_sched_p99_s"), ("lag p99", "serve_lag_p99_s"))
 
 
 def serving_table(kind: str, grid: dict) -> str:
@@ -207,6 +255,6 @@ def serving_table(kind: str, grid: dict) -> str:
         m = entry["result"]["metrics"]
         cells = [f"{m[k] * 1e3:.1f}" for _, k in TABLE_COLUMNS]
         cells += [f"{m['serve_request_throughput']:.2f}", f"{m['serve_output_throughput']:.1f}",
-                  f"{m['serve_goodput']:.2f}", f"{m['serve_failed']:.0f}"]
+                  "not set" if math.isnan(m["serve_goodput"]) else f"{m['serve_goodput']:.2f}", f"{m['serve_failed']:.0f}"]
         rows.append(f"| {kind} | {model} | {load} | " + " | ".join(cells) + " |")
     return "\n".join(rows)

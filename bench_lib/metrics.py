@@ -249,8 +249,8 @@ register("quality_ppl_ratio", "ratio", False, "PPL(test) / PPL(reference) on the
 register("quality_ln_ppl_ratio", "nats", False, "ln(PPL(test) / PPL(reference))")
 register("quality_rms_dp", "fraction", False, "RMS of p_test(next token) - p_reference(next token)")
 # Serving under load (bench_lib/workloads/serve.py; definitions of vLLM's serving benchmark).
-register("serve_completed", "requests", True, "serving: requests that finished with at least one token")
-register("serve_failed", "requests", False, "serving: requests that failed, timed out or were not sent in time")
+register("serve_completed", "requests", True, "serving: requests that produced their requested output (the fixed length, else >= 1 token)")
+register("serve_failed", "requests", False, "serving: requests that failed, replied empty or short, timed out or were not sent in time")
 register("serve_duration_s", "seconds", False, "serving: first request sent to last request finished")
 register("serve_request_throughput", "requests/s", True, "serving: completed requests per second of benchmark duration")
 register("serve_output_throughput", "tokens/s", True, "serving: output tokens of completed requests per second")
@@ -273,6 +273,14 @@ register("serve_e2el_p50_s", "seconds", False, "serving: end-to-end latency per 
 register("serve_e2el_p90_s", "seconds", False, "serving: end-to-end latency per request, 90th percentile")
 register("serve_e2el_p99_s", "seconds", False, "serving: end-to-end latency per request, 99th percentile")
 register("serve_server_peak_rss_bytes", "bytes", False, "serving: sum of peak RSS of the server's processes, model load included")
+# Serving from the scheduled send time, client lag, SLO search (bench_lib/workloads/serve_metrics.py, slo.py).
+for _stat, _what in (("mean", "mean"), ("p50", "median"), ("p90", "90th percentile"), ("p99", "99th percentile")):
+    register(f"serve_ttft_sched_{_stat}_s", "seconds", False, f"serving: time to first token from the scheduled send time, {_what}")
+    register(f"serve_e2el_sched_{_stat}_s", "seconds", False, f"serving: end-to-end latency from the scheduled send time, {_what}")
+register("serve_lag_p50_s", "seconds", False, "serving: client lag, actual minus scheduled send time, median")
+register("serve_lag_p99_s", "seconds", False, "serving: client lag, actual minus scheduled send time, 99th percentile")
+register("serve_slo_max_rate", "requests/s", True, "serving: highest request rate whose p99 TTFT and p99 TPOT meet BENCH_SERVE_SLO")
+register("serve_slo_max_concurrency", "requests", True, "serving: highest concurrency whose p99 TTFT and p99 TPOT meet BENCH_SERVE_SLO")
 # Train-step suite (bench_lib/train): one measured step, and a short fine-tune scored on the task.
 register("train_step_s", "seconds", False, "train: forward + backward + optimizer step, median over measured steps")
 register("train_tokens_per_s", "tokens/s", True, "train: batch × sequence length / step time (packed batches, no padding)")

@@ -56,6 +56,7 @@ class Server:
     process: subprocess.Popen | None = None  # None: a server someone else runs
     log_path: Path | None = None
     kind: str = "url"
+    loads_run: int = 0  # loads measured so far: each gets prompts of its own
 
     @property
     def pid(self) -> int | None:
@@ -177,11 +178,17 @@ def external(url: str, model: str | None = None, timeout_s: float = 10.0) -> Ser
 
 def llamacpp_command(gguf_path: Path, port: int, model_alias: str, n_ctx: int = 0,
                      n_threads: int | None = None, n_gpu_layers: int = 0, python: str = sys.executable) -> list[str]:
-    """n_ctx 0: the model's own training context; n_gpu_layers -1: all layers on the GPU."""
+    """n_ctx 0: the model's own training context; n_gpu_layers -1: all layers on the GPU.
+
+    interrupt_requests is off: by default llama-cpp-python's server ends a streaming reply with
+    [DONE] as soon as another request waits for the model, so under concurrent load most replies
+    would be cut to a token or two (a client that trusts [DONE] would count them as answered).
+    Off, requests queue for the model one at a time and each generates in full."""
     cmd = [python, "-m", "llama_cpp.server", "--model", str(gguf_path), "--model_alias", model_alias,
-           "--host", HOST, "--port", str(port), "--n_ctx", str(n_ctx), "--n_gpu_layers", str(n_gpu_layers)]
-    if n_threads:
-        cmd += ["--n_threads", str(n_threads)]
+           "--host", HOST, "--port", str(port), "--n_ctx", str(n_ctx), "--n_gpu_layers", str(n_gpu_layers),
+           "--interrupt_requests", "false"]
+    if n_threads:  # prompt processing too: its own default is every core
+        cmd += ["--n_threads", str(n_threads), "--n_threads_batch", str(n_threads)]
     return cmd
 
 

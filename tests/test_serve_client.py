@@ -15,9 +15,9 @@ from bench_lib.workloads import serve
 FAKE = str(Path(__file__).with_name("fake_openai_server.py"))
 
 
-def start_fake(mode, tokens=5, delay=0.01, timeout=10.0):
+def start_fake(mode, tokens=5, delay=0.01, timeout=10.0, slots=1):
     port = servers.free_port()
-    cmd = [sys.executable, FAKE, str(port), mode, str(tokens), str(delay)]
+    cmd = [sys.executable, FAKE, str(port), mode, str(tokens), str(delay), str(slots)]
     return servers.start("fake", cmd, port, "fake-model", timeout)
 
 
@@ -32,8 +32,8 @@ def fake_ok():
     server.stop()
 
 
-def reqs(n, max_tokens=5):
-    return [serve.ServeRequest("hello", 3, max_tokens) for _ in range(n)]
+def reqs(n, max_tokens=5, min_tokens=0):
+    return [serve.ServeRequest("hello", 3, max_tokens, min_tokens) for _ in range(n)]
 
 
 def test_poisson_schedule_spans_n_over_rate_with_exponential_gaps():
@@ -68,6 +68,7 @@ def test_metrics_follow_vllm_definitions():
 
 def test_goodput_and_load_settings_are_parsed_or_rejected_clearly():
     assert cases_serve.goodput_limits_s("ttft:500,tpot:20") == {"ttft": 0.5, "tpot": 0.02}
+    assert cases_serve.goodput_limits_s("") == {}  # unset: no silent default SLO
     with pytest.raises(ConfigError, match="BENCH_SERVE_GOODPUT"):
         cases_serve.goodput_limits_s("latency:3")
     assert cases_serve.parse_load("rate:inf") == {"request_rate": math.inf}
@@ -118,7 +119,7 @@ def test_server_exiting_at_start_reports_its_log():
 
 
 def test_server_dying_mid_run_records_failures_and_keeps_earlier_results():
-    server = start_fake("die", tokens=5, delay=0.02)
+    server = start_fake("die", tokens=1000, delay=0.005)  # sends the whole budget asked for
     try:
         grid = cases_serve.cases.run_grid(lambda load: cases_serve.serving_result(server, "tiny-qwen3", load),
                                           [("concurrency:1",), ("concurrency:2",)])
@@ -126,7 +127,8 @@ def test_server_dying_mid_run_records_failures_and_keeps_earlier_results():
         server.stop()
     assert "result" in grid[("concurrency:1",)], grid
     first = grid[("concurrency:1",)]["result"]
-    assert first["metrics"]["serve_completed"] == 1, first and first["metrics"]["serve_failed"] >= 1
+    assert first["metrics"]["serve_completed"] == 1, first
+    assert first["metrics"]["serve_failed"] == cases_serve.size().num_requests - 1, first
     assert first["failures"] and "request 1" in first["failures"][0]
     assert "ServerDied" in grid[("concurrency:2",)]["error"]
 
@@ -149,3 +151,72 @@ def test_external_url_must_be_http_and_unset_url_skips():
         servers.external("127.0.0.1:8000")
     grid = cases_serve.serving_grid("url", ["tiny-qwen3"], ["rate:2"])
     assert "BENCH_SERVE_URL" in grid[("tiny-qwen3", "rate:2")]["skip"]
+
+
+@pytest.mark.parametrize("mode, reason", [
+    ("empty", "empty reply"), ("short", "short reply: 1 of the 5 requested"),
+    ("garbage", "not JSON"), ("hang_mid", "timed out"), ("trickle", "timed out")])
+def test_a_reply_without_its_requested_tokens_is_a_failure_with_its_reason(mode, reason):
+    server = start_fake(mode)
+    try:
+        t0 = time.perf_counter()
+        run = serve.run_load(server.base_url, "completions", server.model, reqs(2, 5, min_tokens=5),
+                             request_timeout_s=1.5, run_timeout_s=30)
+        elapsed = time.perf_counter() - t0
+    finally:
+        server.stop()
+    assert [o.success for o in run.outputs] == [False, False], run.outputs
+    assert all(reason in o.error for o in run.outputs), [o.error for o in run.outputs]
+    m = serve.serving_metrics(run, goodput_limits_s={"ttft": 10.0})
+    assert m["serve_completed"] == 0 and m["serve_failed"] == 2 and m["serve_goodput"] == 0.0
+    if mode in ("hang_mid", "trickle"):  # the per-request limit holds even while pings keep arriving
+        assert elapsed >= 1.5
+
+
+def test_one_token_is_enough_when_the_length_is_not_fixed():
+    server = start_fake("short")
+    try:
+        run = serve.run_load(server.base_url, "completions", server.model, reqs(2, 5, min_tokens=0))
+    finally:
+        server.stop()
+    assert serve.failures(run) == []
+    assert serve.serving_metrics(run)["serve_completed"] == 2
+
+
+def test_usage_of_zero_tokens_is_not_mistaken_for_no_usage():
+    out = serve.RequestOutput(success=True, output_tokens=0, text="")
+    serve.check_output_length(out, tokenizer=None)
+    assert not out.success and "empty reply" in out.error
+
+
+def test_warmup_requests_are_sent_first_and_excluded_from_results():
+    server = start_fake("cold", tokens=3, delay=0.01)
+    try:
+        run = serve.run_load(server.base_url, "completions", server.model, reqs(3), warmup=reqs(1),
+                             max_concurrency=1)
+    finally:
+        server.stop()
+    assert [o.response_id for o in run.warmup] == ["cmpl-1"]  # the cold (1 s) first request
+    assert sorted(o.response_id for o in run.outputs) == ["cmpl-2", "cmpl-3", "cmpl-4"]
+    assert len(request_bodies(server)) == 4
+    m = serve.serving_metrics(run)
+    assert m["serve_completed"] == 3 and run.settings["warmup_requests"] == 1
+
+
+def test_a_client_behind_its_schedule_shows_lag_not_lower_latency():
+    # 10 requests due 50 ms apart, but the client sends one at a time and each takes >= 100 ms
+    # (10 tokens, 10 ms apart): request k starts >= k * 50 ms late, whatever the machine's speed.
+    server = start_fake("ok", tokens=10, delay=0.01)
+    try:
+        run = serve.run_load(server.base_url, "completions", server.model, reqs(10, 10), request_rate=20.0,
+                             burstiness=1e6, max_concurrency=1)
+    finally:
+        server.stop()
+    assert serve.failures(run) == []
+    m = serve.serving_metrics(run)
+    assert m["serve_lag_p99_s"] >= 0.4 and m["serve_lag_p50_s"] >= 0.2
+    for o in run.outputs:
+        assert o.lag >= 0 and o.scheduled_time is not None
+    # the scheduled-time figures carry the lag the actual-time ones hide
+    assert m["serve_ttft_sched_p99_s"] >= m["serve_lag_p99_s"] and m["serve_ttft_sched_p99_s"] > m["serve_ttft_p99_s"]
+    assert m["serve_e2el_sched_mean_s"] == pytest.approx(m["serve_e2el_mean_s"] + np.mean([o.lag for o in run.outputs]))

@@ -1,22 +1,27 @@
-"""Serving under load: a client for any OpenAI-compatible endpoint and its metrics.
+"""Serving under load: a client for any OpenAI-compatible endpoint.
 
 Definitions follow vLLM's serving benchmark (vllm/benchmarks/serve.py and
 lib/endpoint_request_func.py), so numbers compare with what users get from `vllm bench serve`:
 - a request's clock starts just before it is sent; TTFT is the arrival of the first chunk that
   carries a choice; every later such chunk adds one inter-token latency (ITL); end-to-end
   latency (E2EL) is the arrival of the last such chunk (the trailing usage chunk does not count);
-- output tokens come from the server's `usage.completion_tokens` when it streams one, else from
-  re-tokenizing the generated text with the model's tokenizer (vLLM's fallback);
-- TPOT per request is (E2EL - TTFT) / (output tokens - 1), only for requests with > 1 token;
-  goodput counts requests within every given limit, treating TPOT as 0 for one-token outputs;
-- throughputs divide by the benchmark duration: from just before the first request is sent
-  until the last one has finished;
 - arrivals: gamma-distributed gaps with shape `burstiness` (1 = Poisson) at `request_rate`,
   rescaled so the n-th request is due at n / rate; rate inf sends everything at once;
-  `max_concurrency` caps requests in flight.
-Deviations: requests run on threads with the standard library's http.client (no aiohttp here);
-a request also fails when it exceeds `request_timeout_s`, and requests not yet sent when
-`run_timeout_s` is spent are recorded as failed rather than sent.
+  `max_concurrency` caps requests in flight;
+- warm-up requests are sent one at a time before the clock starts and are not in the results.
+The metrics are computed in serve_metrics.py.
+
+Deviations from vLLM's client:
+- requests run on threads with the standard library's http.client (no aiohttp here);
+- each request also records when it was due (its scheduled send time): on an open-loop schedule
+  that is start + offset, under a concurrency cap with rate inf it is the moment a slot freed;
+  latencies from that time count a client that fell behind (coordinated omission);
+- a request succeeds only when it produced its requested output: at least `min_tokens` tokens
+  (the fixed length, when the run fixes it), at least one otherwise; vLLM counts any stream
+  with one chunk as a success, so an empty or short reply would flatter goodput there;
+- a stream that ends without [DONE] or a finish_reason is a failure;
+- a request fails when it exceeds `request_timeout_s` (vLLM waits up to 6 hours), and requests
+  not yet sent when `run_timeout_s` is spent are recorded as failed rather than sent.
 """
 from __future__ import annotations
 
@@ -33,7 +38,6 @@ from typing import Any, Sequence
 import numpy as np
 
 ENDPOINTS = {"completions": "/v1/completions", "chat": "/v1/chat/completions"}
-PERCENTILES = (50, 90, 99)
 DONE = object()
 
 
@@ -49,14 +53,25 @@ class ServeRequest:
 class RequestOutput:
     success: bool = False
     error: str = ""
-    start_time: float = 0.0
-    ttft: float = 0.0
-    latency: float = 0.0
+    start_time: float = 0.0         # actual send time (perf_counter)
+    ttft: float = 0.0               # from the actual send time, as vLLM
+    latency: float = 0.0            # E2EL from the actual send time
     itl: list[float] = field(default_factory=list)
-    output_tokens: int = 0  # 0 until the server reports usage or the text is re-tokenized
+    output_tokens: int | None = None  # the server's usage.completion_tokens; None: not reported
     prompt_len: int = 0
     text: str = ""
     token_ids: list[int] = field(default_factory=list)
+    scheduled_time: float | None = None  # when it was due; None: never scheduled (not sent)
+    required_tokens: int = 1        # fewer output tokens than this is a failure
+    text_chunks: int = 0            # chunks that carried text: each holds at least one token
+    response_id: str = ""
+    finish_reason: str = ""
+    max_tokens: int = 0             # the budget asked for; finish_reason "length" says it was reached
+
+    @property
+    def lag(self) -> float:
+        """Actual minus scheduled send time: how far the client fell behind its schedule."""
+        return self.start_time - self.scheduled_time if self.scheduled_time is not None else 0.0
 
 
 @dataclass
@@ -64,6 +79,7 @@ class LoadRun:
     outputs: list[RequestOutput]
     duration_s: float
     settings: dict
+    warmup: list[RequestOutput] = field(default_factory=list)
 
 
 class EndpointError(RuntimeError):
@@ -95,11 +111,15 @@ def _chunk_text(endpoint: str, choice: dict) -> str:
     return choice.get("text") or ""
 
 
-def _read_events(response, deadline: float):
-    """Yield each SSE `data:` payload as it arrives, and DONE for the [DONE] marker."""
+def _read_events(response, sock, deadline: float):
+    """Yield each SSE `data:` payload as it arrives, and DONE for the [DONE] marker. Every read
+    waits at most until `deadline`, so a trickling stream cannot outlast the request's limit."""
     while True:
-        if time.perf_counter() > deadline:
-            raise TimeoutError("request exceeded its time limit while streaming")
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            raise TimeoutError("the request's time limit was spent while streaming")
+        if sock is not None:
+            sock.settimeout(left)
         line = response.readline()
         if not line:
             return
@@ -131,13 +151,19 @@ def send_request(base_url: str, endpoint: str, payload: dict, request_timeout_s:
             detail = resp.read(500).decode(errors="replace")
             out.error = f"HTTP {resp.status} {resp.reason}: {detail}"
             return out
-        for data in _read_events(resp, st + request_timeout_s):
+        for data in _read_events(resp, conn.sock, st + request_timeout_s):
             if data is DONE:
                 finished = True
                 break
-            msg = json.loads(data)
+            try:
+                msg = json.loads(data)
+            except ValueError:
+                raise ValueError(f"the stream sent a data line that is not JSON: {data[:80]!r}") from None
+            if not isinstance(msg, dict):
+                raise ValueError(f"the stream sent a data line that is not a JSON object: {data[:80]!r}")
             if msg.get("error"):
                 raise RuntimeError(f"server reported an error mid-stream: {msg['error']}")
+            out.response_id = out.response_id or str(msg.get("id") or "")
             choices = msg.get("choices")
             if choices:
                 now = time.perf_counter()
@@ -146,11 +172,14 @@ def send_request(base_url: str, endpoint: str, payload: dict, request_timeout_s:
                 else:
                     first, out.ttft = True, now - st
                 recent = now
-                out.text += _chunk_text(endpoint, choices[0])
+                text = _chunk_text(endpoint, choices[0])
+                out.text += text
+                out.text_chunks += bool(text)
                 out.token_ids.extend(choices[0].get("token_ids") or [])
-                finished = finished or bool(choices[0].get("finish_reason"))
+                out.finish_reason = choices[0].get("finish_reason") or out.finish_reason
+                finished = finished or bool(out.finish_reason)
             elif msg.get("usage"):
-                out.output_tokens = msg["usage"].get("completion_tokens") or 0
+                out.output_tokens = msg["usage"].get("completion_tokens")
                 out.prompt_len = msg["usage"].get("prompt_tokens") or 0
         # A stream cut off before [DONE] or a finish_reason (server died, connection reset) is a
         # failure: its partial timings would flatter the server.
@@ -163,11 +192,41 @@ def send_request(base_url: str, endpoint: str, payload: dict, request_timeout_s:
             out.error = "the stream ended without a single token chunk"
         elif not finished:
             out.error = f"the stream broke off after {len(out.itl) + 1} chunks, without [DONE] or a finish_reason"
+    except TimeoutError as exc:  # socket.timeout is TimeoutError
+        out.error = f"timed out: no complete reply within the per-request limit of {request_timeout_s:g} s ({exc})"
     except Exception as exc:  # recorded per request; the run goes on
         out.error = f"{type(exc).__name__}: {exc}"
     finally:
         conn.close()
     return out
+
+
+def count_output_tokens(out: RequestOutput, tokenizer) -> int:
+    """vLLM's count: the server's usage, else the generated ids, else the text re-tokenized."""
+    if out.output_tokens is not None:
+        return out.output_tokens
+    if out.token_ids:
+        return len(out.token_ids)
+    if tokenizer is None:
+        return 1 if out.text else 0  # vLLM counts 1 when nothing else can; an empty text has none
+    return len(tokenizer(out.text, add_special_tokens=False).input_ids) if out.text else 0
+
+
+def check_output_length(out: RequestOutput, tokenizer) -> None:
+    """A finished stream that produced fewer tokens than requested is a failure with its reason.
+    Without a server count, re-tokenizing the text can merge tokens (or drop one that decodes to
+    nothing), so the count checked is the largest of that, the number of text-carrying chunks
+    (each carries at least one token) and the budget when the server says it stopped there
+    (finish_reason "length")."""
+    if not out.success:
+        return
+    n = count_output_tokens(out, tokenizer)
+    if out.output_tokens is None and not out.token_ids:
+        n = max(n, out.text_chunks, out.max_tokens if out.finish_reason == "length" else 0)
+    if n == 0:
+        out.success, out.error = False, "empty reply: the stream finished without any output token"
+    elif n < out.required_tokens:
+        out.success, out.error = False, f"short reply: {n} of the {out.required_tokens} requested output tokens"
 
 
 def arrival_offsets(n: int, request_rate: float, burstiness: float = 1.0, seed: int = 0) -> list[float]:
@@ -187,32 +246,47 @@ def arrival_offsets(n: int, request_rate: float, burstiness: float = 1.0, seed: 
     return list(offsets * (n / request_rate) / offsets[-1])
 
 
+def _finish(result: RequestOutput, req: ServeRequest, tokenizer) -> RequestOutput:
+    result.prompt_len = result.prompt_len or req.prompt_len
+    result.required_tokens = max(req.min_tokens, 1)
+    result.max_tokens = req.max_tokens
+    check_output_length(result, tokenizer)
+    return result
+
+
 def run_load(base_url: str, endpoint: str, model: str, requests: Sequence[ServeRequest], *,
              request_rate: float = math.inf, burstiness: float = 1.0, max_concurrency: int | None = None,
              seed: int = 0, request_timeout_s: float = 120.0, run_timeout_s: float = 600.0,
-             extra_body: dict | None = None) -> LoadRun:
-    """Send `requests` on the arrival schedule; bounded by count, per-request and whole-run time."""
+             extra_body: dict | None = None, warmup: Sequence[ServeRequest] = (), tokenizer=None) -> LoadRun:
+    """Send `warmup` one by one, then `requests` on the arrival schedule; bounded by count,
+    per-request and whole-run time (the warm-up shares the run's time limit)."""
     if max_concurrency is not None and max_concurrency < 1:
         raise ValueError(f"max_concurrency must be >= 1 or None, got {max_concurrency}")
+    if not request_timeout_s > 0:
+        raise ValueError(f"request_timeout_s must be > 0, got {request_timeout_s}")
     offsets = arrival_offsets(len(requests), request_rate, burstiness, seed)
-    outputs = [RequestOutput(prompt_len=r.prompt_len) for r in requests]
+    outputs = [RequestOutput(prompt_len=r.prompt_len, required_tokens=max(r.min_tokens, 1)) for r in requests]
     slots = threading.BoundedSemaphore(max_concurrency) if max_concurrency else None
     threads = []
+    run_end = time.perf_counter() + run_timeout_s
+    warm = [_finish(send_request(base_url, endpoint, build_payload(endpoint, model, w, extra_body),
+                                 min(request_timeout_s, max(run_end - time.perf_counter(), 0.001))), w, tokenizer)
+            for w in warmup]
 
-    def worker(i: int) -> None:
+    def worker(i: int, scheduled: float) -> None:
         try:
             payload = build_payload(endpoint, model, requests[i], extra_body)
             # Never past the run's end: a silent server cannot hold the run beyond its limit.
             limit = min(request_timeout_s, max(run_end - time.perf_counter(), 0.001))
             result = send_request(base_url, endpoint, payload, limit)
-            result.prompt_len = result.prompt_len or requests[i].prompt_len
-            outputs[i] = result
+            result.scheduled_time = scheduled
+            outputs[i] = _finish(result, requests[i], tokenizer)
         finally:
             if slots:
                 slots.release()
 
     start = time.perf_counter()
-    run_end = start + run_timeout_s
+    open_loop = not math.isinf(request_rate)
     for i, offset in enumerate(offsets):
         wait = start + offset - time.perf_counter()
         if wait > 0:
@@ -224,7 +298,8 @@ def run_load(base_url: str, endpoint: str, model: str, requests: Sequence[ServeR
             if slots and got_slot:
                 slots.release()
             break
-        t = threading.Thread(target=worker, args=(i,), daemon=True)
+        scheduled = start + offset if open_loop else time.perf_counter()
+        t = threading.Thread(target=worker, args=(i, scheduled), daemon=True)
         t.start()
         threads.append((i, t))
     for i, t in threads:
@@ -233,65 +308,10 @@ def run_load(base_url: str, endpoint: str, model: str, requests: Sequence[ServeR
             outputs[i].error = "still running when the run's time limit was spent"
     duration = time.perf_counter() - start
     settings = {"endpoint": endpoint, "request_rate": request_rate, "burstiness": burstiness,
-                "max_concurrency": max_concurrency, "num_requests": len(requests), "seed": seed}
-    return LoadRun(outputs, duration, settings)
+                "max_concurrency": max_concurrency, "num_requests": len(requests), "seed": seed,
+                "warmup_requests": len(warmup), "request_timeout_s": request_timeout_s,
+                "run_timeout_s": run_timeout_s}
+    return LoadRun(outputs, duration, settings, warm)
 
 
-def count_output_tokens(out: RequestOutput, tokenizer) -> int:
-    if out.output_tokens:
-        return out.output_tokens
-    if out.token_ids:
-        return len(out.token_ids)
-    if tokenizer is None:
-        return 1  # vLLM's convention when nothing else can count them
-    return len(tokenizer(out.text, add_special_tokens=False).input_ids)
-
-
-def _stats(prefix: str, values: list[float]) -> dict[str, float]:
-    # vLLM reports 0 for an empty list (np.mean(x or 0)); NaN says "not measured" honestly.
-    if not values:
-        return {f"{prefix}_mean_s": math.nan, **{f"{prefix}_p{p}_s": math.nan for p in PERCENTILES}}
-    arr = np.asarray(values, dtype=float)
-    return {f"{prefix}_mean_s": float(arr.mean()),
-            **{f"{prefix}_p{p}_s": float(np.percentile(arr, p)) for p in PERCENTILES}}
-
-
-def serving_metrics(run: LoadRun, tokenizer=None, goodput_limits_s: dict[str, float] | None = None) -> dict[str, float]:
-    """Metric values named as registered in bench_lib.metrics (prefix `serve_`).
-
-    goodput_limits_s: any of {"ttft", "tpot", "e2el"} in seconds.
-    """
-    unknown = set(goodput_limits_s or {}) - {"ttft", "tpot", "e2el"}
-    if unknown:
-        raise ValueError(f"unknown goodput limit(s) {sorted(unknown)}; use ttft, tpot and/or e2el (seconds)")
-    ttfts, tpots, itls, e2els, good = [], [], [], [], 0
-    total_in = total_out = completed = 0
-    for out in run.outputs:
-        if not out.success:
-            continue
-        n = count_output_tokens(out, tokenizer)
-        tpot = (out.latency - out.ttft) / (n - 1) if n > 1 else 0.0
-        if n > 1:
-            tpots.append(tpot)
-        ttfts.append(out.ttft)
-        e2els.append(out.latency)
-        itls.extend(out.itl)
-        total_in += out.prompt_len
-        total_out += n
-        completed += 1
-        measured = {"ttft": out.ttft, "tpot": tpot, "e2el": out.latency}
-        if goodput_limits_s and all(measured[k] <= v for k, v in goodput_limits_s.items()):
-            good += 1
-    dur = run.duration_s
-    values = {"serve_completed": float(completed), "serve_failed": float(len(run.outputs) - completed),
-              "serve_duration_s": dur,
-              "serve_request_throughput": completed / dur, "serve_output_throughput": total_out / dur,
-              "serve_total_token_throughput": (total_in + total_out) / dur,
-              "serve_goodput": good / dur if goodput_limits_s else math.nan}
-    for prefix, vals in (("serve_ttft", ttfts), ("serve_tpot", tpots), ("serve_itl", itls), ("serve_e2el", e2els)):
-        values.update(_stats(prefix, vals))
-    return values
-
-
-def failures(run: LoadRun, limit: int = 5) -> list[str]:
-    return [f"request {i}: {o.error}" for i, o in enumerate(run.outputs) if not o.success][:limit]
+from bench_lib.workloads.serve_metrics import PERCENTILES, failures, serving_metrics  # noqa: E402,F401
