@@ -56,8 +56,11 @@ def inference_result(model: str, task: str, batch_size: int, engine: str = "hf")
                profile=prof.name, real_weights=spec.real_weights)
     if not spec.real_weights:
         # Random weights: drop task scores so nobody reads them as a model's quality.
+        from bench_lib.metrics import interval_names
+
         for name in get_task(task).metric_names:
-            out["metrics"].pop(name, None)
+            for key in (name, *interval_names(name)):
+                out["metrics"].pop(key, None)
     return out
 
 

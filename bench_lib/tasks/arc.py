@@ -28,6 +28,15 @@ def parse_row(row: dict, where: str) -> Example:
                    {"labels": [str(x) for x in labels]})
 
 
-def score(predictions: Sequence[str], examples: Sequence[Example]) -> dict[str, float]:
+def records(predictions: Sequence[str], examples: Sequence[Example]) -> list[dict]:
+    """One record per example, in order: what `aggregate` and the paired comparisons resample."""
     chosen = [metrics.extract_choice(p, ex.extra["labels"]) for p, ex in zip(predictions, examples)]
-    return metrics.arc_aggregate(chosen, [ex.gold for ex in examples])
+    return metrics.arc_records(chosen, [ex.gold for ex in examples])
+
+
+aggregate = metrics.arc_from_records
+
+
+def score(predictions: Sequence[str], examples: Sequence[Example]) -> dict[str, float]:
+    """The metrics and their 95% intervals (metric_ci_low / metric_ci_high)."""
+    return metrics.with_intervals(records(predictions, examples), aggregate, metrics.ARC_PROPORTIONS)
