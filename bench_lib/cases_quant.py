@@ -90,9 +90,27 @@ def _baseline_tasks(model: str, identity: str, tasks: tuple) -> dict:
     q, _ = get_or_build(get_spec(model), "none", context(model))
     engine = engine_of(q, model)
     try:
-        return {t: r["metrics"] for t, r in task_runs(engine, model).items()}
+        return {t: {"metrics": r["metrics"], "texts": r["texts"]} for t, r in task_runs(engine, model).items()}
     finally:
         engine.close()
+
+
+def task_deltas(task: str, base_texts: list[str], texts: list[str]) -> dict[str, float]:
+    """quant_delta_<metric> (quantized minus unquantized, same examples), the ends of its paired
+    bootstrap 95% interval, and 1.0 where that interval excludes 0."""
+    from bench_lib import intervals
+    from bench_lib.tasks import get_task
+
+    t = get_task(task)
+    examples = examples_for(task, config.profile().n_examples)
+    diff = intervals.paired_difference(t.records(base_texts, examples), t.records(texts, examples), t.aggregate)
+    out = {}
+    for name, d in diff.items():
+        key = f"quant_delta_{name}"
+        if key in DELTA_METRICS and d["delta"] == d["delta"]:
+            out.update({key: d["delta"], f"{key}_ci_low": d["ci_low"], f"{key}_ci_high": d["ci_high"],
+                        f"{key}_excludes_zero": float(d["excludes_zero"])})
+    return out
 
 
 def decode_tokens_per_s(runs: dict) -> float:
@@ -127,9 +145,7 @@ def scheme_result(model: str, scheme: str, with_tasks: bool = True) -> dict:
             metrics["quant_decode_tokens_per_s"] = decode_tokens_per_s(runs)
             base = baseline_tasks(model)
             for task, run in runs.items():
-                for name, value in run["metrics"].items():
-                    if f"quant_delta_{name}" in DELTA_METRICS and name in base[task]:
-                        metrics[f"quant_delta_{name}"] = value - base[task][name]
+                metrics.update(task_deltas(task, base[task]["texts"], run["texts"]))
     finally:
         engine.close()
     return {"metrics": metrics, "kld": stats, "info": q.info, "engine": q.engine, "from_cache": record.from_cache,

@@ -444,6 +444,11 @@ register("quant_decode_tokens_per_s", "tokens/s", True, "quant: 1 / median time 
 for _base in ("arc_accuracy", "arc_macro_f1", "squad_exact", "squad_f1", "openmath_exact", "openmath_absdiff"):
     register(f"quant_delta_{_base}", METRICS[_base].unit, METRICS[_base].higher_is_better,
              f"quant: {_base} of the quantized model minus the unquantized model's, same prompts, same run")
+    for _end, _name_end in zip(("lower", "upper"), interval_names(f"quant_delta_{_base}")):
+        register(_name_end, METRICS[_base].unit, METRICS[_base].higher_is_better,
+                 f"quant: {_end} end of the paired-bootstrap 95% interval of quant_delta_{_base} (same examples resampled)")
+    register(f"quant_delta_{_base}_excludes_zero", "flag", False,
+             f"quant: 1 when the 95% interval of quant_delta_{_base} excludes 0 (a change beyond example noise), else 0")
 # KV-cache quantization and speculative decoding (bench_lib/kvspec).
 register("kvspec_cache_bytes", "bytes", False, "kvspec: KV-cache bytes at the context length, from shapes and dtypes (data, scales, zero points, residual)")
 register("kvspec_cache_bytes_engine", "bytes", False, "kvspec: KV-cache bytes the engine itself holds/reports (HF: stored tensors; llama.cpp: its KV buffer)")

@@ -13,7 +13,7 @@ class QuantSchemes:
     param_names = ["model", "scheme"]
     params = [common.MODELS, SCHEMES]
     timeout = common.TIMEOUT
-    version = "quant-2"
+    version = "quant-3"
 
     def setup_cache(self):
         return cases_quant.quant_grid(common.MODELS, SCHEMES)
@@ -35,8 +35,26 @@ class QuantSchemes:
     track_kld_vs_own_fp = common.track("quant_kld_vs_own_fp")
     track_decode_tokens_per_s = common.track("quant_decode_tokens_per_s")
     track_delta_arc_accuracy = common.track("quant_delta_arc_accuracy")
+    track_delta_arc_accuracy_ci_low = common.track("quant_delta_arc_accuracy_ci_low")
+    track_delta_arc_accuracy_ci_high = common.track("quant_delta_arc_accuracy_ci_high")
+    track_delta_arc_accuracy_excludes_zero = common.track("quant_delta_arc_accuracy_excludes_zero")
     track_delta_arc_macro_f1 = common.track("quant_delta_arc_macro_f1")
+    track_delta_arc_macro_f1_ci_low = common.track("quant_delta_arc_macro_f1_ci_low")
+    track_delta_arc_macro_f1_ci_high = common.track("quant_delta_arc_macro_f1_ci_high")
+    track_delta_arc_macro_f1_excludes_zero = common.track("quant_delta_arc_macro_f1_excludes_zero")
     track_delta_squad_f1 = common.track("quant_delta_squad_f1")
+    track_delta_squad_f1_ci_low = common.track("quant_delta_squad_f1_ci_low")
+    track_delta_squad_f1_ci_high = common.track("quant_delta_squad_f1_ci_high")
+    track_delta_squad_f1_excludes_zero = common.track("quant_delta_squad_f1_excludes_zero")
     track_delta_squad_exact = common.track("quant_delta_squad_exact")
+    track_delta_squad_exact_ci_low = common.track("quant_delta_squad_exact_ci_low")
+    track_delta_squad_exact_ci_high = common.track("quant_delta_squad_exact_ci_high")
+    track_delta_squad_exact_excludes_zero = common.track("quant_delta_squad_exact_excludes_zero")
     track_delta_openmath_exact = common.track("quant_delta_openmath_exact")
+    track_delta_openmath_exact_ci_low = common.track("quant_delta_openmath_exact_ci_low")
+    track_delta_openmath_exact_ci_high = common.track("quant_delta_openmath_exact_ci_high")
+    track_delta_openmath_exact_excludes_zero = common.track("quant_delta_openmath_exact_excludes_zero")
     track_delta_openmath_absdiff = common.track("quant_delta_openmath_absdiff")
+    track_delta_openmath_absdiff_ci_low = common.track("quant_delta_openmath_absdiff_ci_low")
+    track_delta_openmath_absdiff_ci_high = common.track("quant_delta_openmath_absdiff_ci_high")
+    track_delta_openmath_absdiff_excludes_zero = common.track("quant_delta_openmath_absdiff_excludes_zero")

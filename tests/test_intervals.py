@@ -95,3 +95,33 @@ def test_every_task_metric_has_a_registered_interval(task):
         assert metrics.metric(low_name).unit == metrics.metric(name).unit
         if not math.isnan(out[name]):
             assert out[low_name] <= out[name] <= out[high_name]
+
+
+def test_quant_task_delta_is_paired_and_says_whether_it_excludes_zero():
+    from bench_lib import cases_quant, config
+
+    examples = cases_quant.examples_for("arc", config.profile().n_examples)
+    right = [e.reference for e in examples]
+    # every second answer made wrong: accuracy drops by half of the examples, beyond noise
+    wrong = [("The answer is Z." if i % 2 else r) for i, r in enumerate(right)]
+    out = cases_quant.task_deltas("arc", right, wrong)
+    n = len(examples)
+    assert out["quant_delta_arc_accuracy"] == pytest.approx(-(n // 2) / n)
+    assert out["quant_delta_arc_accuracy_ci_high"] < 0 and out["quant_delta_arc_accuracy_excludes_zero"] == 1.0
+    same = cases_quant.task_deltas("arc", right, list(right))
+    assert same["quant_delta_arc_accuracy"] == 0.0 and same["quant_delta_arc_accuracy_excludes_zero"] == 0.0
+
+
+def test_method_delta_pairs_seeds_and_examples():
+    from bench_lib import cases_train
+
+    examples = load_examples("openmath", "test", limit=10)
+    right = [e.reference for e in examples]
+    worse = ["\\boxed{-1}"] * 6 + right[6:]
+    a = [{"texts": right}, {"texts": right}]
+    b = [{"texts": worse}, {"texts": right}]       # seed 0 loses 6 of 10, seed 1 is unchanged
+    d = cases_train.method_delta("openmath", a, b)["openmath_exact"]
+    assert d["delta"] == pytest.approx(-6 / 20)
+    assert d["ci_high"] < 0 and d["excludes_zero"]
+    with pytest.raises(ValueError, match="same seeds"):
+        cases_train.method_delta("openmath", a, b[:1])
