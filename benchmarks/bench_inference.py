@@ -72,6 +72,34 @@ class OpenMathInference(_Tracks):
     track_boxed_parse_rate_ci_high = common.track("openmath_boxed_parse_rate_ci_high")
 
 
+class ArcLoglik:
+    """ARC by the choices' log-likelihoods (lm-eval acc, acc_norm) and the calibration of those
+    choice probabilities (ECE, Brier), HF model, zero-shot lm-eval prompt."""
+    param_names = ["model"]
+    params = [common.MODELS]
+    timeout = common.TIMEOUT
+    version = "arc-loglik-1"
+
+    def setup_cache(self):
+        return common.arc_loglik_grid()
+
+    def setup(self, grid, model):
+        self.result = common.pick(grid, (model,))
+
+    track_acc = common.track("arc_loglik_acc")
+    track_acc_ci_low = common.track("arc_loglik_acc_ci_low")
+    track_acc_ci_high = common.track("arc_loglik_acc_ci_high")
+    track_acc_norm = common.track("arc_loglik_acc_norm")
+    track_acc_norm_ci_low = common.track("arc_loglik_acc_norm_ci_low")
+    track_acc_norm_ci_high = common.track("arc_loglik_acc_norm_ci_high")
+    track_ece = common.track("arc_loglik_ece")
+    track_ece_ci_low = common.track("arc_loglik_ece_ci_low")
+    track_ece_ci_high = common.track("arc_loglik_ece_ci_high")
+    track_brier = common.track("arc_loglik_brier")
+    track_brier_ci_low = common.track("arc_loglik_brier_ci_low")
+    track_brier_ci_high = common.track("arc_loglik_brier_ci_high")
+
+
 class GenerateTime:
     param_names = ["model", "task", "batch_size"]
     params = [common.MODELS, common.TASKS, common.BATCH_SIZES]

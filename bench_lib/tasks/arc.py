@@ -25,7 +25,7 @@ def parse_row(row: dict, where: str) -> Example:
     options = "\n".join(f"{label}. {text}" for label, text in zip(labels, texts))
     prompt = f"Question: {question}\nChoices:\n{options}\nAnswer with the letter of the correct choice."
     return Example(str(row.get("id", where)), prompt, f"The answer is {answer}.", answer,
-                   {"labels": [str(x) for x in labels]})
+                   {"labels": [str(x) for x in labels], "question": question, "choices": [str(t) for t in texts]})
 
 
 def records(predictions: Sequence[str], examples: Sequence[Example]) -> list[dict]:
