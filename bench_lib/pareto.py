@@ -54,12 +54,12 @@ def pareto_plot(rows: list[dict], x_key: str, x_label: str, path: Path, score_te
     front = sorted(pareto_front(xy, higher), key=lambda i: xy[i][0])
     err = [[y - r["score_ci_low"] if _finite(r.get("score_ci_low")) else 0.0 for (_, y), r in zip(xy, pts)],
            [r["score_ci_high"] - y if _finite(r.get("score_ci_high")) else 0.0 for (_, y), r in zip(xy, pts)]]
-    fig, (ax, side) = plt.subplots(1, 2, figsize=(12, max(4.2, 1.6 + 0.22 * len(pts))), dpi=110,
-                                   gridspec_kw={"width_ratios": [3, 2.4]})
+    fig, (ax, side) = plt.subplots(1, 2, figsize=(13, max(4.2, 1.6 + 0.22 * len(pts))), dpi=110,
+                                   gridspec_kw={"width_ratios": [3, 2.8]})
     ax.errorbar([p[0] for p in xy], [p[1] for p in xy], yerr=err, fmt="o", color="0.45", ecolor="0.7",
                 capsize=3, label="configuration (95% interval)")
     ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "o-", color="C0", label="Pareto front",
-            drawstyle="steps-post")
+            drawstyle="steps-post", zorder=3)
     ax.margins(x=0.12, y=0.12)
     fig.canvas.draw()  # data-to-pixel transform for the label placement
     disp = [tuple(p) for p in ax.transData.transform(xy)]
@@ -70,8 +70,10 @@ def pareto_plot(rows: list[dict], x_key: str, x_label: str, path: Path, score_te
         # a label whose neighbour to the left is close goes below its marker instead of above
         below = any(abs(py - qy) < 14 and 0 <= px - qx < 8 + 6 * n for qx, qy, n in placed)
         placed.append((px, py, len(text)))
-        ax.annotate(text, xy[anchor], fontsize=8, xytext=(5, -12 if below else 4), textcoords="offset points",
-                    color="C3", weight="bold")
+        # near the right edge the label goes to the left of its marker, inside the axes
+        right = px > ax.bbox.x0 + 0.8 * ax.bbox.width
+        ax.annotate(text, xy[anchor], fontsize=8, xytext=(-5 if right else 5, -12 if below else 4),
+                    textcoords="offset points", ha="right" if right else "left", color="C3", weight="bold")
     ax.set_xlabel(f"{x_label} (lower is better)")
     ax.set_ylabel(f"{pts[0]['score_metric']} ({'higher' if higher else 'lower'} is better)")
     ax.set_title(f"{pts[0]['task']}: task score vs {x_label}")
