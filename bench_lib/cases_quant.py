@@ -113,6 +113,39 @@ def task_deltas(task: str, base_texts: list[str], texts: list[str]) -> dict[str,
     return out
 
 
+def _arc_loglik_records(model_obj, model: str) -> list[dict]:
+    from bench_lib.workloads.loglik import arc_records
+
+    return arc_records(model_obj, tokenizer_for(model), examples_for("arc", config.profile().n_examples))
+
+
+@functools.lru_cache(maxsize=2)
+def _baseline_loglik(model: str, identity: str) -> list:
+    from bench_lib.quant.cache import get_or_build
+
+    q, _ = get_or_build(get_spec(model), "none", context(model))
+    return _arc_loglik_records(q.model, model)
+
+
+def calibration_metrics(q, model: str) -> dict[str, float]:
+    """ARC by log-likelihood and the calibration of its choice probabilities (arc_loglik_*, with
+    intervals) for a scheme that runs on the HF engine, and the shift from the unquantized model
+    (quant_delta_arc_loglik_*, paired over the same questions). Empty for a GGUF scheme: its
+    choice log-likelihoods would come from llama.cpp, which this case does not read."""
+    from bench_lib import calibration, intervals, metrics
+
+    if "arc" not in config.task_names() or q.engine != "hf" or q.model is None:
+        return {}
+    records = _arc_loglik_records(q.model, model)
+    out = metrics.with_intervals(records, calibration.aggregate, calibration.PROPORTIONS)
+    diff = intervals.paired_difference(_baseline_loglik(model, _identity(model)), records, calibration.aggregate)
+    for name, d in diff.items():
+        key = f"quant_delta_{name}"
+        out.update({key: d["delta"], f"{key}_ci_low": d["ci_low"], f"{key}_ci_high": d["ci_high"],
+                    f"{key}_excludes_zero": float(d["excludes_zero"])})
+    return out
+
+
 def decode_tokens_per_s(runs: dict) -> float:
     """1 / median time per output token after the first, over every request of every task."""
     tpots = [m for r in runs.values() for m in [r["metrics"].get("tpot_s")] if m and not math.isnan(m)]
@@ -146,6 +179,7 @@ def scheme_result(model: str, scheme: str, with_tasks: bool = True) -> dict:
             base = baseline_tasks(model)
             for task, run in runs.items():
                 metrics.update(task_deltas(task, base[task]["texts"], run["texts"]))
+            metrics.update(calibration_metrics(q, model))
     finally:
         engine.close()
     return {"metrics": metrics, "kld": stats, "info": q.info, "engine": q.engine, "from_cache": record.from_cache,
@@ -183,7 +217,9 @@ def reference_parameter_count(model: str) -> int:
 
 
 DELTA_METRICS = ("quant_delta_arc_accuracy", "quant_delta_arc_macro_f1", "quant_delta_squad_exact",
-                 "quant_delta_squad_f1", "quant_delta_openmath_exact", "quant_delta_openmath_absdiff")
+                 "quant_delta_squad_f1", "quant_delta_openmath_exact", "quant_delta_openmath_absdiff",
+                 "quant_delta_arc_loglik_acc", "quant_delta_arc_loglik_acc_norm", "quant_delta_arc_loglik_ece",
+                 "quant_delta_arc_loglik_brier")
 
 
 def scheme_names() -> list[str]:

@@ -441,7 +441,8 @@ register("quant_build_cuda_max_allocated_bytes", "bytes", False, "quant: torch.c
 register("quant_weight_bytes", "bytes", False, "quant: bytes of all stored weights, scales and zero points included")
 register("quant_bits_per_weight", "bits", False, "quant: 8 * weight bytes / parameters of the unquantized model")
 register("quant_decode_tokens_per_s", "tokens/s", True, "quant: 1 / median time per output token, batch 1, on the scheme's engine")
-for _base in ("arc_accuracy", "arc_macro_f1", "squad_exact", "squad_f1", "openmath_exact", "openmath_absdiff"):
+for _base in ("arc_accuracy", "arc_macro_f1", "squad_exact", "squad_f1", "openmath_exact", "openmath_absdiff",
+              "arc_loglik_acc", "arc_loglik_acc_norm", "arc_loglik_ece", "arc_loglik_brier"):
     register(f"quant_delta_{_base}", METRICS[_base].unit, METRICS[_base].higher_is_better,
              f"quant: {_base} of the quantized model minus the unquantized model's, same prompts, same run")
     for _end, _name_end in zip(("lower", "upper"), interval_names(f"quant_delta_{_base}")):
