@@ -56,8 +56,11 @@ def inference_result(model: str, task: str, batch_size: int, engine: str = "hf")
                profile=prof.name, real_weights=spec.real_weights)
     if not spec.real_weights:
         # Random weights: drop task scores so nobody reads them as a model's quality.
+        from bench_lib.metrics import interval_names
+
         for name in get_task(task).metric_names:
-            out["metrics"].pop(name, None)
+            for key in (name, *interval_names(name)):
+                out["metrics"].pop(key, None)
     return out
 
 
@@ -73,6 +76,26 @@ def generation_callable(model: str, task: str, batch_size: int, engine: str = "h
     max_new = get_task(task).max_new_tokens
     generate_all(eng, prompts[:batch_size], batch_size, max_new)  # warm-up
     return functools.partial(generate_all, eng, prompts, batch_size, max_new)
+
+
+def arc_loglik_result(model: str) -> dict:
+    """ARC scored by the choices' log-likelihoods (lm-eval acc / acc_norm) and the calibration of
+    the choice probabilities (bench_lib.calibration), with 95% intervals, on the HF model."""
+    from bench_lib import calibration, metrics
+    from bench_lib.workloads.loglik import arc_records
+
+    device, dtype, prof = _settings()
+    spec = get_spec(model)
+    if not spec.real_weights:
+        raise NotImplementedError(f"{model} has random weights: its choice probabilities say nothing about a model")
+    eng = engine_for("hf", model, device, dtype)
+    records = arc_records(eng.model, tokenizer_for(model), examples_for("arc", prof.n_examples))
+    return {"metrics": metrics.with_intervals(records, calibration.aggregate, calibration.PROPORTIONS),
+            "records": records, "model": model, "device": device, "dtype": dtype, "profile": prof.name}
+
+
+def arc_loglik_grid(models: Iterable[str]) -> dict:
+    return {(m,): v for (m,), v in run_grid(arc_loglik_result, [(m,) for m in models]).items()}
 
 
 def run_grid(fn: Callable[..., dict], combos: Iterable[tuple]) -> dict[tuple, dict]:

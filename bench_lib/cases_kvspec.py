@@ -103,7 +103,10 @@ def kv_task_result(model: str, kv_type: str, task: str, engine: str = "hf") -> d
     t = get_task(task)
     out = measure_generation(eng, cases.tokenizer_for(model), t, cases.examples_for(task, prof.n_examples),
                              batch_size=1, repeats=1, warmup=0)
-    return {"metrics": {k: out["metrics"][k] for k in t.metric_names}, "texts": out["texts"]}
+    from bench_lib.metrics import interval_names
+
+    keys = [key for name in t.metric_names for key in (name, *interval_names(name))]
+    return {"metrics": {k: out["metrics"][k] for k in keys}, "texts": out["texts"]}
 
 
 def kv_grid(models, kv_types, contexts, engine: str = "hf") -> dict:

@@ -90,9 +90,60 @@ def _baseline_tasks(model: str, identity: str, tasks: tuple) -> dict:
     q, _ = get_or_build(get_spec(model), "none", context(model))
     engine = engine_of(q, model)
     try:
-        return {t: r["metrics"] for t, r in task_runs(engine, model).items()}
+        return {t: {"metrics": r["metrics"], "texts": r["texts"]} for t, r in task_runs(engine, model).items()}
     finally:
         engine.close()
+
+
+def task_deltas(task: str, base_texts: list[str], texts: list[str]) -> dict[str, float]:
+    """quant_delta_<metric> (quantized minus unquantized, same examples), the ends of its paired
+    bootstrap 95% interval, and 1.0 where that interval excludes 0."""
+    from bench_lib import intervals
+    from bench_lib.tasks import get_task
+
+    t = get_task(task)
+    examples = examples_for(task, config.profile().n_examples)
+    diff = intervals.paired_difference(t.records(base_texts, examples), t.records(texts, examples), t.aggregate)
+    out = {}
+    for name, d in diff.items():
+        key = f"quant_delta_{name}"
+        if key in DELTA_METRICS and d["delta"] == d["delta"]:
+            out.update({key: d["delta"], f"{key}_ci_low": d["ci_low"], f"{key}_ci_high": d["ci_high"],
+                        f"{key}_excludes_zero": float(d["excludes_zero"])})
+    return out
+
+
+def _arc_loglik_records(model_obj, model: str) -> list[dict]:
+    from bench_lib.workloads.loglik import arc_records
+
+    return arc_records(model_obj, tokenizer_for(model), examples_for("arc", config.profile().n_examples))
+
+
+@functools.lru_cache(maxsize=2)
+def _baseline_loglik(model: str, identity: str) -> list:
+    from bench_lib.quant.cache import get_or_build
+
+    q, _ = get_or_build(get_spec(model), "none", context(model))
+    return _arc_loglik_records(q.model, model)
+
+
+def calibration_metrics(q, model: str) -> dict[str, float]:
+    """ARC by log-likelihood and the calibration of its choice probabilities (arc_loglik_*, with
+    intervals) for a scheme that runs on the HF engine, and the shift from the unquantized model
+    (quant_delta_arc_loglik_*, paired over the same questions). Empty for a GGUF scheme: its
+    choice log-likelihoods would come from llama.cpp, which this case does not read."""
+    from bench_lib import calibration, intervals, metrics
+
+    if "arc" not in config.task_names() or q.engine != "hf" or q.model is None:
+        return {}
+    records = _arc_loglik_records(q.model, model)
+    out = metrics.with_intervals(records, calibration.aggregate, calibration.PROPORTIONS)
+    diff = intervals.paired_difference(_baseline_loglik(model, _identity(model)), records, calibration.aggregate)
+    for name, d in diff.items():
+        key = f"quant_delta_{name}"
+        out.update({key: d["delta"], f"{key}_ci_low": d["ci_low"], f"{key}_ci_high": d["ci_high"],
+                    f"{key}_excludes_zero": float(d["excludes_zero"])})
+    return out
 
 
 def decode_tokens_per_s(runs: dict) -> float:
@@ -127,9 +178,8 @@ def scheme_result(model: str, scheme: str, with_tasks: bool = True) -> dict:
             metrics["quant_decode_tokens_per_s"] = decode_tokens_per_s(runs)
             base = baseline_tasks(model)
             for task, run in runs.items():
-                for name, value in run["metrics"].items():
-                    if f"quant_delta_{name}" in DELTA_METRICS and name in base[task]:
-                        metrics[f"quant_delta_{name}"] = value - base[task][name]
+                metrics.update(task_deltas(task, base[task]["texts"], run["texts"]))
+            metrics.update(calibration_metrics(q, model))
     finally:
         engine.close()
     return {"metrics": metrics, "kld": stats, "info": q.info, "engine": q.engine, "from_cache": record.from_cache,
@@ -167,7 +217,9 @@ def reference_parameter_count(model: str) -> int:
 
 
 DELTA_METRICS = ("quant_delta_arc_accuracy", "quant_delta_arc_macro_f1", "quant_delta_squad_exact",
-                 "quant_delta_squad_f1", "quant_delta_openmath_exact", "quant_delta_openmath_absdiff")
+                 "quant_delta_squad_f1", "quant_delta_openmath_exact", "quant_delta_openmath_absdiff",
+                 "quant_delta_arc_loglik_acc", "quant_delta_arc_loglik_acc_norm", "quant_delta_arc_loglik_ece",
+                 "quant_delta_arc_loglik_brier")
 
 
 def scheme_names() -> list[str]:

@@ -140,6 +140,23 @@ def finetune_result(model: str, method: str, task: str) -> dict:
             "device": device, "dtype": dtype}
 
 
+def method_delta(task: str, per_seed_a: list[dict], per_seed_b: list[dict]) -> dict[str, dict]:
+    """Method b minus method a on the task's metrics, with a paired bootstrap 95% interval: both
+    ran the same seeds on the same test examples, so records are pooled over seeds and the
+    (seed, example) pairs are resampled together (intervals.paired_difference)."""
+    from bench_lib import intervals
+    from bench_lib.tasks import get_task
+    from bench_lib.tasks.loading import load_examples
+
+    if len(per_seed_a) != len(per_seed_b):
+        raise ValueError(f"method comparison needs the same seeds: {len(per_seed_a)} vs {len(per_seed_b)} runs")
+    t = get_task(task)
+    examples = load_examples(task, "test", limit=len(per_seed_a[0]["texts"]))
+    a = [rec for run in per_seed_a for rec in t.records(run["texts"], examples)]
+    b = [rec for run in per_seed_b for rec in t.records(run["texts"], examples)]
+    return intervals.paired_difference(a, b, t.aggregate)
+
+
 def finetune_grid(task: str, models: Iterable[str], methods: Iterable[str]) -> dict:
     return run_grid(finetune_result, [(m, meth, task) for m in models for meth in methods])
 

@@ -14,7 +14,9 @@ import math
 import re
 import string
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
+
+from bench_lib import intervals, math_answer
 
 
 @dataclass(frozen=True)
@@ -56,14 +58,40 @@ register("cuda_max_reserved_bytes", "bytes", False, "torch.cuda.max_memory_reser
 register("arc_accuracy", "fraction", True, "ARC: share of questions answered with the right label")
 register("arc_macro_f1", "fraction", True, "ARC: F1 per answer label, averaged over labels")
 register("arc_unparsed_rate", "fraction", False, "ARC: share of answers with no single label")
+register("arc_loglik_acc", "fraction", True, "ARC: share of questions whose choice has the highest summed log-probability (lm-eval acc)")
+register("arc_loglik_acc_norm", "fraction", True,
+         "ARC: as arc_loglik_acc with log-probability / len(choice text) (lm-eval acc_norm)")
+register("arc_loglik_ece", "fraction", False, "ARC: expected calibration error of the choice softmax, 10 equal-width bins")
+register("arc_loglik_brier", "score", False, "ARC: multi-class Brier score of the choice softmax, sum over choices, mean")
 register("squad_exact", "percent", True, "SQuAD v2: exact match, all questions")
 register("squad_f1", "percent", True, "SQuAD v2: token F1, all questions")
 register("squad_hasans_exact", "percent", True, "SQuAD v2: exact match, answerable questions")
 register("squad_hasans_f1", "percent", True, "SQuAD v2: F1, answerable questions")
 register("squad_noans_exact", "percent", True, "SQuAD v2: exact match, unanswerable questions")
-register("openmath_exact", "fraction", True, "OpenMath: share of parsed answers equal to the expected number")
-register("openmath_absdiff", "absolute difference", False, "OpenMath: mean |predicted - expected| over parsed answers")
-register("openmath_parse_rate", "fraction", True, "OpenMath: share of answers containing a number")
+register("openmath_exact", "fraction", True, "OpenMath: share of all answers equal to the expected answer; "
+         "the last \\boxed{} decides, else the last number (flexible extract; unparsed counts as wrong)")
+register("openmath_exact_strict", "fraction", True, "OpenMath: share of all answers whose last \\boxed{} equals the "
+         "expected answer (strict match; no box or a box not understood counts as wrong)")
+register("openmath_absdiff", "absolute difference", False,
+         "OpenMath: mean |predicted - expected| over answers where both are numbers (flexible extract)")
+register("openmath_parse_rate", "fraction", True, "OpenMath: share of answers with an answer, understood box or else a number")
+register("openmath_boxed_parse_rate", "fraction", True, "OpenMath: share of answers whose last \\boxed{} is understood")
+TASK_METRICS = ("arc_accuracy", "arc_macro_f1", "arc_unparsed_rate", "arc_loglik_acc", "arc_loglik_acc_norm",
+                "arc_loglik_ece", "arc_loglik_brier", "squad_exact", "squad_f1", "squad_hasans_exact",
+                "squad_hasans_f1", "squad_noans_exact", "openmath_exact", "openmath_exact_strict", "openmath_absdiff",
+                "openmath_parse_rate", "openmath_boxed_parse_rate")
+
+
+def interval_names(name: str) -> tuple[str, str]:
+    """The metric names of the lower and upper end of `name`'s 95% interval."""
+    return f"{name}_ci_low", f"{name}_ci_high"
+
+
+for _name in TASK_METRICS:
+    for _end, _name_end in zip(("lower", "upper"), interval_names(_name)):
+        register(_name_end, METRICS[_name].unit, METRICS[_name].higher_is_better,
+                 f"{_end} end of the 95% interval of {_name} over the examples (bench_lib.intervals: "
+                 "Wilson for a proportion, percentile bootstrap otherwise)")
 
 
 # --- SQuAD v2 (official evaluation semantics) -------------------------------------------------
@@ -118,9 +146,25 @@ def squad_f1(prediction: str, gold_answers: list[str]) -> float:
 
 def squad_aggregate(predictions: Sequence[str], gold_answers: Sequence[Sequence[str]]) -> dict[str, float]:
     """EM and F1 in percent, overall and split into HasAns / NoAns, as the official script prints."""
-    has = [bool(_gold_or_noanswer(g)[0]) for g in gold_answers]
-    em = [squad_exact(p, list(g)) for p, g in zip(predictions, gold_answers)]
-    f1 = [squad_f1(p, list(g)) for p, g in zip(predictions, gold_answers)]
+    return squad_from_records(squad_records(predictions, gold_answers))
+
+
+def squad_records(predictions: Sequence[str], gold_answers: Sequence[Sequence[str]]) -> list[dict]:
+    """Per question: answerable or not, exact match and F1 (0..1). Answerable means a non-empty raw
+    answer list, as the official script's qid_to_has_ans = bool(qa['answers']); a gold answer
+    that normalizes to "" still makes its question answerable."""
+    return [{"has": bool(list(g)), "em": squad_exact(p, list(g)), "f1": squad_f1(p, list(g))}
+            for p, g in zip(predictions, gold_answers)]
+
+
+SQUAD_PROPORTIONS = {"squad_exact": lambda r: r["em"], "squad_hasans_exact": lambda r: r["em"] if r["has"] else None,
+                     "squad_noans_exact": lambda r: r["em"] if not r["has"] else None}
+
+
+def squad_from_records(records: Sequence[dict]) -> dict[str, float]:
+    has = [r["has"] for r in records]
+    em = [r["em"] for r in records]
+    f1 = [r["f1"] for r in records]
 
     def pct(values: Iterable[float]) -> float:
         values = list(values)
@@ -175,10 +219,12 @@ def _last_number(text: str) -> float | None:
 
 
 def extract_number(text: str) -> float | None:
-    """The answer number: last \\boxed{...}, else after '####', else the last number in the text."""
+    """The answer number: the last \\boxed{...} when its content is a number (math_answer.evaluate;
+    a box holding anything else gives None, not a digit out of it), else after '####', else the
+    last number in the text."""
     boxed = _boxed_contents(text)
     if boxed:
-        return _last_number(boxed[-1])
+        return math_answer.evaluate(boxed[-1])
     if "####" in text:
         found = _last_number(text.rsplit("####", 1)[1])
         if found is not None:
@@ -186,15 +232,52 @@ def extract_number(text: str) -> float | None:
     return _last_number(text)
 
 
-def openmath_aggregate(predictions: Sequence[str], expected: Sequence[float]) -> dict[str, float]:
-    parsed = [(extract_number(p), e) for p, e in zip(predictions, expected)]
-    ok = [(p, e) for p, e in parsed if p is not None]
-    n = len(parsed)
-    return {
-        "openmath_exact": sum(math.isclose(p, e, rel_tol=1e-9, abs_tol=1e-9) for p, e in ok) / n if n else math.nan,
-        "openmath_absdiff": sum(abs(p - e) for p, e in ok) / len(ok) if ok else math.nan,
-        "openmath_parse_rate": len(ok) / n if n else math.nan,
-    }
+def parse_expected(expected) -> math_answer.MathAnswer:
+    """An expected answer taken as written: its exact value where it is a number, else its
+    normalized expression (never the last digit of it)."""
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        return math_answer.MathAnswer(float(expected), math_answer.normalize(str(expected)))
+    return math_answer.parse(str(expected))
+
+
+def openmath_records(predictions: Sequence[str], expected: Sequence[math_answer.MathAnswer]) -> list[dict]:
+    """Per answer, lm-eval's two extractions. strict: the last \\boxed{}, counted as parsed only
+    when its content is understood (a number, or equal to a non-numeric expected expression).
+    flexible: that box when there is one, else the number after '####', else the last number."""
+    out = []
+    for text, gold in zip(predictions, expected):
+        boxed = _boxed_contents(text)
+        if boxed:
+            ans = math_answer.parse(boxed[-1])
+            strict = ans if ans.value is not None or (gold.value is None and ans.matches(gold)) else None
+            flexible = strict
+        else:
+            strict, value = None, extract_number(text)
+            flexible = math_answer.MathAnswer(value, "") if value is not None else None
+        out.append({"exact": float(flexible is not None and flexible.matches(gold)),
+                    "exact_strict": float(strict is not None and strict.matches(gold)),
+                    "parsed": float(flexible is not None), "boxed": float(strict is not None),
+                    "absdiff": (abs(flexible.value - gold.value)
+                                if flexible is not None and flexible.value is not None and gold.value is not None
+                                else None)})
+    return out
+
+
+OPENMATH_PROPORTIONS = {"openmath_exact": lambda r: r["exact"], "openmath_exact_strict": lambda r: r["exact_strict"],
+                        "openmath_parse_rate": lambda r: r["parsed"], "openmath_boxed_parse_rate": lambda r: r["boxed"]}
+
+
+def openmath_from_records(records: Sequence[dict]) -> dict[str, float]:
+    n = len(records)
+    diffs = [r["absdiff"] for r in records if r["absdiff"] is not None]
+    out = {name: sum(f(r) for r in records) / n if n else math.nan for name, f in OPENMATH_PROPORTIONS.items()}
+    out["openmath_absdiff"] = sum(diffs) / len(diffs) if diffs else math.nan
+    return out
+
+
+def openmath_aggregate(predictions: Sequence[str], expected: Sequence) -> dict[str, float]:
+    gold = [e if isinstance(e, math_answer.MathAnswer) else parse_expected(e) for e in expected]
+    return openmath_from_records(openmath_records(predictions, gold))
 
 
 # --- multiple choice --------------------------------------------------------------------------
@@ -210,19 +293,38 @@ def extract_choice(text: str, labels: Sequence[str]) -> str | None:
     alt = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
     # An explicit "answer is X" / "Answer: X" wins over other label-like tokens. Labels are
     # matched case-sensitively so that "the answer is a dog" does not read as label "A".
-    explicit = set(re.findall(rf"(?i:answer\s*(?:is|:))\s*[:\-]?\s*\(?({alt})(?![A-Za-z0-9])", text))
+    # "Answer: B or C" names two labels: the second, joined by or/and/a comma/a slash, is captured too.
+    joined = rf"\s*(?:,|/|\bor\b|\band\b)\s*\(?(?:{alt})(?![A-Za-z0-9])"
+    explicit = re.findall(rf"(?i:answer\s*(?:is|:))\s*[:\-]?\s*\(?({alt})\)?(?![A-Za-z0-9])((?:{joined})?)", text)
     if explicit:
-        return explicit.pop() if len(explicit) == 1 else None
+        labels_named = {label for label, _ in explicit}
+        ambiguous = any(more for _, more in explicit)
+        return labels_named.pop() if len(labels_named) == 1 and not ambiguous else None
     # Otherwise labels standing alone: "B", "(B)", "B)", "B." but not "B" inside a word. "A" and
     # "I" followed by a lower-case word are English ("A cat", "I think"), not labels, unless
-    # the word joins labels ("A or B").
+    # the word joins labels ("A or B") or is a verb that makes the letter a subject ("A is correct").
     found = set()
     for m in re.finditer(rf"(?<![A-Za-z0-9])\(?({alt})(?![A-Za-z0-9])", text):
         label, rest = m.group(1), text[m.end():]
-        if label in ("A", "I") and re.match(r"\s+[a-z]", rest) and not re.match(r"\s+(or|and)\b", rest):
+        if label in ("A", "I") and re.match(r"\s+[a-z]", rest) and not re.match(_LABEL_VERBS, rest):
             continue
         found.add(label)
     return found.pop() if len(found) == 1 else None
+
+
+_LABEL_VERBS = r"\s+(or|and|is|was|would|should|must|seems|looks|fits|matches|appears)\b"
+
+
+def arc_records(chosen: Sequence[str | None], gold: Sequence[str]) -> list[dict]:
+    return [{"pred": p, "gold": g} for p, g in zip(chosen, gold)]
+
+
+ARC_PROPORTIONS = {"arc_accuracy": lambda r: float(r["pred"] == r["gold"]),
+                   "arc_unparsed_rate": lambda r: float(r["pred"] is None)}
+
+
+def arc_from_records(records: Sequence[dict]) -> dict[str, float]:
+    return arc_aggregate([r["pred"] for r in records], [r["gold"] for r in records])
 
 
 def arc_aggregate(predictions: Sequence[str | None], gold: Sequence[str]) -> dict[str, float]:
@@ -239,6 +341,29 @@ def arc_aggregate(predictions: Sequence[str | None], gold: Sequence[str]) -> dic
         "arc_macro_f1": sum(f1s) / len(f1s) if f1s else math.nan,
         "arc_unparsed_rate": sum(p is None for p in predictions) / n if n else math.nan,
     }
+
+
+# --- intervals ----------------------------------------------------------------------------------
+
+def with_intervals(records: Sequence, aggregate: Callable[[Sequence], dict[str, float]],
+                   proportions: dict[str, Callable]) -> dict[str, float]:
+    """aggregate(records) and, per metric, the ends of its 95% interval (metric_ci_low/_ci_high):
+    Wilson for the metrics in `proportions` (each maps a record to its 0/1 outcome, or None when
+    the record is outside the metric's subset), the percentile bootstrap over records for the rest."""
+    values = aggregate(records)
+    out = dict(values)
+    rest = [name for name in values if name not in proportions]
+    boot = intervals.bootstrap_many(records, lambda rs: {k: v for k, v in aggregate(rs).items() if k in rest}) \
+        if rest else {}
+    for name in values:
+        if name in proportions:
+            outcomes = [y for y in map(proportions[name], records) if y is not None]
+            scale = 100.0 if METRICS[name].unit == "percent" else 1.0
+            low, high = (scale * x for x in intervals.wilson(sum(outcomes), len(outcomes)))
+        else:
+            low, high = boot.get(name, (math.nan, math.nan))
+        out.update(zip(interval_names(name), (low, high)))
+    return out
 
 
 # Quality against a reference model (bench_lib.quality; llama.cpp perplexity --kl-divergence definitions).
@@ -324,9 +449,15 @@ register("quant_build_cuda_max_allocated_bytes", "bytes", False, "quant: torch.c
 register("quant_weight_bytes", "bytes", False, "quant: bytes of all stored weights, scales and zero points included")
 register("quant_bits_per_weight", "bits", False, "quant: 8 * weight bytes / parameters of the unquantized model")
 register("quant_decode_tokens_per_s", "tokens/s", True, "quant: 1 / median time per output token, batch 1, on the scheme's engine")
-for _base in ("arc_accuracy", "arc_macro_f1", "squad_exact", "squad_f1", "openmath_exact", "openmath_absdiff"):
+for _base in ("arc_accuracy", "arc_macro_f1", "squad_exact", "squad_f1", "openmath_exact", "openmath_absdiff",
+              "arc_loglik_acc", "arc_loglik_acc_norm", "arc_loglik_ece", "arc_loglik_brier"):
     register(f"quant_delta_{_base}", METRICS[_base].unit, METRICS[_base].higher_is_better,
              f"quant: {_base} of the quantized model minus the unquantized model's, same prompts, same run")
+    for _end, _name_end in zip(("lower", "upper"), interval_names(f"quant_delta_{_base}")):
+        register(_name_end, METRICS[_base].unit, METRICS[_base].higher_is_better,
+                 f"quant: {_end} end of the paired-bootstrap 95% interval of quant_delta_{_base} (same examples resampled)")
+    register(f"quant_delta_{_base}_excludes_zero", "flag", False,
+             f"quant: 1 when the 95% interval of quant_delta_{_base} excludes 0 (a change beyond example noise), else 0")
 # KV-cache quantization and speculative decoding (bench_lib/kvspec).
 register("kvspec_cache_bytes", "bytes", False, "kvspec: KV-cache bytes at the context length, from shapes and dtypes (data, scales, zero points, residual)")
 register("kvspec_cache_bytes_engine", "bytes", False, "kvspec: KV-cache bytes the engine itself holds/reports (HF: stored tensors; llama.cpp: its KV buffer)")

@@ -15,14 +15,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench_lib import asv_results
+from bench_lib import asv_results, pareto
 
 # The score each task is judged by (the one the researchers report); other task metrics stay
 # in the asv dashboard.
 HEADLINE = {"arc": "arc_macro_f1", "squad": "squad_f1", "openmath": "openmath_absdiff"}
 MEMORY = ("cuda_max_allocated_bytes", "peak_rss_bytes")  # GPU peak where measured, else RSS
-COLUMNS = ["task", "machine", "configuration", "score_metric", "score", "peak_memory_bytes",
-           "memory_metric", "latency_s", "tokens_per_s", "usd_per_hour", "usd_per_million_tokens"]
+COLUMNS = ["task", "machine", "configuration", "score_metric", "score", "score_ci_low", "score_ci_high",
+           "peak_memory_bytes", "memory_metric", "latency_s", "tokens_per_s", "usd_per_hour", "usd_per_million_tokens",
+           "also_measured_as"]
 
 
 @dataclass
@@ -83,9 +84,39 @@ def parse_prices(items: list[str]) -> dict[str, float]:
     return prices
 
 
-def summary_rows(configs: list[Config], prices: dict[str, float]) -> list[dict]:
-    out = []
+def _plain(value) -> str:
+    return str(value).strip("'\"")
+
+
+def identity(cfg: Config, task: str) -> tuple:
+    """What makes two configurations the same run setup: machine, task and parameters, the engine
+    defaulting to hf (the inference classes generate through cases.inference_result's hf engine,
+    so ArcInference(model=m, batch_size=1) and ArcEngines(engine=hf, model=m, batch_size=1) are one
+    configuration measured twice)."""
+    params = {k: _plain(v) for k, v in cfg.params.items() if k != "task"}
+    params.setdefault("engine", "hf")
+    return cfg.machine, task, tuple(sorted(params.items()))
+
+
+def distinct(configs: list[Config]) -> list[tuple[Config, list[Config]]]:
+    """One entry per identity: the configuration with the most metrics (then the shorter label),
+    and the others measured with the same setup."""
+    groups: dict[tuple, list[Config]] = {}
     for cfg in configs:
+        task = task_of(cfg)
+        groups.setdefault(identity(cfg, task) if task else ("", id(cfg)), []).append(cfg)
+    out = []
+    for group in groups.values():
+        group.sort(key=lambda c: (-len(c.metrics), len(c.label), c.label))
+        out.append((group[0], group[1:]))
+    return out
+
+
+def summary_rows(configs: list[Config], prices: dict[str, float]) -> list[dict]:
+    from bench_lib.metrics import interval_names
+
+    out = []
+    for cfg, same in distinct(configs):
         task = task_of(cfg)
         if task is None:
             continue
@@ -97,11 +128,13 @@ def summary_rows(configs: list[Config], prices: dict[str, float]) -> list[dict]:
         out.append({
             "task": task, "machine": cfg.machine, "configuration": cfg.label,
             "score_metric": HEADLINE[task], "score": cfg.metrics.get(HEADLINE[task]),
+            **dict(zip(("score_ci_low", "score_ci_high"), (cfg.metrics.get(k) for k in interval_names(HEADLINE[task])))),
             "peak_memory_bytes": cfg.metrics.get(mem_metric) if mem_metric else None,
             "memory_metric": mem_metric, "latency_s": cfg.metrics.get("e2e_latency_s"),
             "tokens_per_s": tps, "usd_per_hour": price,
             # price per second over tokens per second: dollars per token, per million tokens.
             "usd_per_million_tokens": price / 3600 / tps * 1e6 if price is not None and tps else None,
+            "also_measured_as": "; ".join(c.label for c in same),
         })
     return sorted(out, key=lambda r: (r["task"], r["machine"], r["configuration"]))
 
@@ -112,14 +145,21 @@ def _cell(v, kind: str) -> str:
     return {"bytes": f"{v / 2**20:.1f} MiB", "s": f"{v * 1e3:.1f} ms", "usd": f"${v:.4g}"}.get(kind, f"{v:.4g}")
 
 
+def score_cell(row: dict) -> str:
+    """The score with its 95% interval where the results hold one."""
+    low, high = row.get("score_ci_low"), row.get("score_ci_high")
+    interval = f" [{_cell(low, '')}, {_cell(high, '')}]" if _finite(low) and _finite(high) else ""
+    return _cell(row["score"], "") + (interval if row["score"] is not None else "")
+
+
 def markdown(rows: list[dict], commit_note: str) -> str:
     out = [f"# llm-bench summary ({commit_note})", ""]
     for task in sorted({r["task"] for r in rows}):
         trs = [r for r in rows if r["task"] == task]
         out += [f"## {task}: {trs[0]['score_metric']}", "",
-                "| configuration | machine | task score | peak memory | latency | tokens/s | $ / M tokens |",
+                "| configuration | machine | task score [95% interval] | peak memory | latency | tokens/s | $ / M tokens |",
                 "|---|---|---|---|---|---|---|"]
-        out += [f"| {r['configuration']} | {r['machine']} | {_cell(r['score'], '')} "
+        out += [f"| {r['configuration']} | {r['machine']} | {score_cell(r)} "
                 f"| {_cell(r['peak_memory_bytes'], 'bytes')}{' (GPU)' if r['memory_metric'] == MEMORY[0] else ''} "
                 f"| {_cell(r['latency_s'], 's')} | {_cell(r['tokens_per_s'], '')} "
                 f"| {_cell(r['usd_per_million_tokens'], 'usd')} |" for r in trs]
@@ -137,43 +177,11 @@ def write_csv(rows: list[dict], path: Path) -> None:
 
 
 def pareto_front(points: list[tuple[float, float]], higher_score_better: bool) -> list[int]:
-    """Indices of the points no other point beats on both cost (x, lower is better) and score."""
-    def beats(p, q):
-        better_score = p[1] >= q[1] if higher_score_better else p[1] <= q[1]
-        return p[0] <= q[0] and better_score and p != q
-    return [i for i, q in enumerate(points) if not any(beats(p, q) for p in points)]
+    return pareto.pareto_front(points, higher_score_better)
 
 
 def pareto_plot(rows: list[dict], x_key: str, x_label: str, path: Path) -> bool:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from bench_lib.metrics import METRICS
-
-    pts = [r for r in rows if _finite(r["score"]) and _finite(r[x_key])]
-    if not pts:
-        return False
-    scale = 2**-20 if x_key == "peak_memory_bytes" else 1e3
-    xy = [(r[x_key] * scale, r["score"]) for r in pts]
-    higher = METRICS[pts[0]["score_metric"]].higher_is_better
-    front = sorted(pareto_front(xy, higher), key=lambda i: xy[i][0])
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
-    ax.scatter([p[0] for p in xy], [p[1] for p in xy], color="0.6", label="configuration")
-    ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "o-", color="C0", label="Pareto front",
-            drawstyle="steps-post")
-    ax.margins(x=0.3, y=0.15)  # room for the labels
-    for (x, y), r in zip(xy, pts):
-        ax.annotate(f"{r['configuration']}\n{r['machine']}", (x, y), fontsize=6, xytext=(3, 3),
-                    textcoords="offset points")
-    ax.set_xlabel(f"{x_label} (lower is better)")
-    ax.set_ylabel(f"{pts[0]['score_metric']} ({'higher' if higher else 'lower'} is better)")
-    ax.set_title(f"{pts[0]['task']}: task score vs {x_label}")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return True
+    return pareto.pareto_plot(rows, x_key, x_label, path, score_cell)
 
 
 # --- the page -----------------------------------------------------------------------------------
@@ -203,11 +211,11 @@ window.addEventListener("load", function () {{
 
 
 def html_table(rows: list[dict]) -> str:
-    head = "<tr><th>configuration</th><th>machine</th><th>task score</th><th>peak memory</th><th>latency</th>" \
+    head = "<tr><th>configuration</th><th>machine</th><th>task score [95% interval]</th><th>peak memory</th><th>latency</th>" \
            "<th>tokens/s</th><th>$ / M tokens</th></tr>"
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in (
-            r["configuration"], r["machine"], _cell(r["score"], ""), _cell(r["peak_memory_bytes"], "bytes"),
+            r["configuration"], r["machine"], score_cell(r), _cell(r["peak_memory_bytes"], "bytes"),
             _cell(r["latency_s"], "s"), _cell(r["tokens_per_s"], ""), _cell(r["usd_per_million_tokens"], "usd"))) + "</tr>"
         for r in rows)
     return f"<table>{head}{body}</table>"

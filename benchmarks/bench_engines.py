@@ -14,7 +14,7 @@ class _EngineTracks(common.GenerationTracks):
     param_names = ["engine", "model", "batch_size"]
     params = [ENGINES, common.MODELS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
-    version = "engines-2"
+    version = "engines-3"
 
     def setup(self, grid, engine, model, batch_size):
         self.result = common.pick(grid, (model, engine, batch_size))
@@ -28,7 +28,11 @@ class ArcEngines(_EngineTracks):
         return cases_engines.engine_grid("arc", common.MODELS, common.BATCH_SIZES)
 
     track_accuracy = common.track("arc_accuracy")
+    track_accuracy_ci_low = common.track("arc_accuracy_ci_low")
+    track_accuracy_ci_high = common.track("arc_accuracy_ci_high")
     track_macro_f1 = common.track("arc_macro_f1")
+    track_macro_f1_ci_low = common.track("arc_macro_f1_ci_low")
+    track_macro_f1_ci_high = common.track("arc_macro_f1_ci_high")
 
 
 class SquadEngines(_EngineTracks):
@@ -36,7 +40,11 @@ class SquadEngines(_EngineTracks):
         return cases_engines.engine_grid("squad", common.MODELS, common.BATCH_SIZES)
 
     track_exact = common.track("squad_exact")
+    track_exact_ci_low = common.track("squad_exact_ci_low")
+    track_exact_ci_high = common.track("squad_exact_ci_high")
     track_f1 = common.track("squad_f1")
+    track_f1_ci_low = common.track("squad_f1_ci_low")
+    track_f1_ci_high = common.track("squad_f1_ci_high")
 
 
 class OpenMathEngines(_EngineTracks):
@@ -44,7 +52,11 @@ class OpenMathEngines(_EngineTracks):
         return cases_engines.engine_grid("openmath", common.MODELS, common.BATCH_SIZES)
 
     track_exact = common.track("openmath_exact")
+    track_exact_ci_low = common.track("openmath_exact_ci_low")
+    track_exact_ci_high = common.track("openmath_exact_ci_high")
     track_absdiff = common.track("openmath_absdiff")
+    track_absdiff_ci_low = common.track("openmath_absdiff_ci_low")
+    track_absdiff_ci_high = common.track("openmath_absdiff_ci_high")
 
 
 class EngineGenerateTime:

@@ -61,7 +61,7 @@ class KVCacheTask:
     param_names = ["model", "kv_type", "task"]
     params = [common.MODELS, HF_TYPES, common.TASKS]
     timeout = common.TIMEOUT
-    version = "kvcache-task-1"
+    version = "kvcache-task-2"
 
     def setup_cache(self):
         return cases_kvspec.kv_task_grid(common.MODELS, HF_TYPES, common.TASKS)
@@ -70,5 +70,11 @@ class KVCacheTask:
         self.result = common.pick(grid, (model, kv_type, task))
 
     track_arc_accuracy = common.track("arc_accuracy")
+    track_arc_accuracy_ci_low = common.track("arc_accuracy_ci_low")
+    track_arc_accuracy_ci_high = common.track("arc_accuracy_ci_high")
     track_squad_f1 = common.track("squad_f1")
+    track_squad_f1_ci_low = common.track("squad_f1_ci_low")
+    track_squad_f1_ci_high = common.track("squad_f1_ci_high")
     track_openmath_absdiff = common.track("openmath_absdiff")
+    track_openmath_absdiff_ci_low = common.track("openmath_absdiff_ci_low")
+    track_openmath_absdiff_ci_high = common.track("openmath_absdiff_ci_high")

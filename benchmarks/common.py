@@ -30,6 +30,15 @@ def inference_grid(task: str) -> dict:
     return cases.inference_grid(task, MODELS, BATCH_SIZES)
 
 
+def arc_loglik_grid() -> dict:
+    """setup_cache body of the ARC log-likelihood class: its grid, or why it is not run."""
+    from bench_lib import cases
+
+    if "arc" not in TASKS:
+        return {"_skip": f"task 'arc' is not in BENCH_TASKS={','.join(TASKS)}"}
+    return cases.arc_loglik_grid(MODELS)
+
+
 def pick(grid: dict, key: tuple) -> dict:
     """The result for one parameter combination of a grid built by bench_lib.cases.run_grid;
     NotImplementedError (asv: skipped) or RuntimeError (asv: failed) otherwise."""

@@ -28,6 +28,7 @@ def test_random_weight_models_report_no_task_scores(monkeypatch):
     monkeypatch.setattr(cases, "get_spec", lambda name: dataclasses.replace(real(name), real_weights=False))
     out = cases.inference_result("tiny-qwen3", "arc", 4)
     assert "arc_accuracy" not in out["metrics"] and "ttft_s" in out["metrics"]
+    assert "arc_accuracy_ci_low" not in out["metrics"]
     assert out["real_weights"] is False
 
 

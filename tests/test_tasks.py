@@ -53,7 +53,7 @@ def test_local_data_dir(tmp_path, monkeypatch, fmt):
     _write(tmp_path, "openmath-test", rows, fmt)
     monkeypatch.setenv("BENCH_DATA_DIR", str(tmp_path))
     examples = load_examples("openmath", "test")
-    assert [e.gold for e in examples] == [float(r["expected_answer"]) for r in rows]
+    assert [e.gold.value for e in examples] == [float(r["expected_answer"]) for r in rows]
 
 
 def test_missing_file_names_the_folder_and_the_expected_names(tmp_path, monkeypatch):

@@ -23,6 +23,14 @@ def _f(value, fmt: str) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
 
 
+def _delta(m: dict, key: str, fmt: str) -> str:
+    """A task delta with its paired 95% interval; '*' where the interval excludes 0."""
+    if m.get(key) is None:
+        return "n/a"
+    star = "*" if m.get(f"{key}_excludes_zero") else ""
+    return f"{_f(m[key], fmt)}{star} [{_f(m.get(key + '_ci_low'), fmt)}, {_f(m.get(key + '_ci_high'), fmt)}]"
+
+
 def row(scheme: str, entry: dict) -> str:
     if "result" not in entry:
         why = entry.get("skip") or entry.get("error", "")
@@ -33,8 +41,8 @@ def row(scheme: str, entry: dict) -> str:
              f"{k.kld_mean:.5f} ± {k.kld_mean_unc:.5f}" + (f" (vs own fp {m['quant_kld_vs_own_fp']:.5f})"
                                                           if "quant_kld_vs_own_fp" in m else ""), _f(m["quality_kld_p99"], ".4f"),
              f"{100 * k.same_top_p:.1f} ± {100 * k.same_top_p_unc:.1f} %", f"{k.ppl_ratio:.4f} ± {k.ppl_ratio_unc:.4f}",
-             _f(m.get("quant_delta_arc_macro_f1"), "+.3f"), _f(m.get("quant_delta_squad_f1"), "+.2f"),
-             _f(m.get("quant_delta_openmath_absdiff"), "+.2f"), _f(m.get("quant_decode_tokens_per_s"), ".1f"),
+             _delta(m, "quant_delta_arc_macro_f1", "+.3f"), _delta(m, "quant_delta_squad_f1", "+.2f"),
+             _delta(m, "quant_delta_openmath_absdiff", "+.2f"), _f(m.get("quant_decode_tokens_per_s"), ".1f"),
              _f(m["quant_quantize_s"], ".2f"), _f(m["quant_build_rss_increase_bytes"] / 2**20, ".0f")]
     return "| " + " | ".join(cells) + " |"
 
@@ -52,6 +60,9 @@ def run(args) -> int:
     for scheme in schemes:  # one row at a time, so a long grid shows progress
         grid.update(cases_quant.quant_grid([model], [scheme], with_tasks=not args.no_tasks))
         print(row(scheme, grid[(model, scheme)]), flush=True)
+    if not args.no_tasks:
+        print("\ntask deltas: quantized minus unquantized on the same examples [paired bootstrap 95% interval]; "
+              "* where the interval excludes 0")
     if args.kld_details:
         for (_, scheme), entry in grid.items():
             if "result" in entry:

@@ -25,9 +25,18 @@ def parse_row(row: dict, where: str) -> Example:
     options = "\n".join(f"{label}. {text}" for label, text in zip(labels, texts))
     prompt = f"Question: {question}\nChoices:\n{options}\nAnswer with the letter of the correct choice."
     return Example(str(row.get("id", where)), prompt, f"The answer is {answer}.", answer,
-                   {"labels": [str(x) for x in labels]})
+                   {"labels": [str(x) for x in labels], "question": question, "choices": [str(t) for t in texts]})
+
+
+def records(predictions: Sequence[str], examples: Sequence[Example]) -> list[dict]:
+    """One record per example, in order: what `aggregate` and the paired comparisons resample."""
+    chosen = [metrics.extract_choice(p, ex.extra["labels"]) for p, ex in zip(predictions, examples)]
+    return metrics.arc_records(chosen, [ex.gold for ex in examples])
+
+
+aggregate = metrics.arc_from_records
 
 
 def score(predictions: Sequence[str], examples: Sequence[Example]) -> dict[str, float]:
-    chosen = [metrics.extract_choice(p, ex.extra["labels"]) for p, ex in zip(predictions, examples)]
-    return metrics.arc_aggregate(chosen, [ex.gold for ex in examples])
+    """The metrics and their 95% intervals (metric_ci_low / metric_ci_high)."""
+    return metrics.with_intervals(records(predictions, examples), aggregate, metrics.ARC_PROPORTIONS)

@@ -34,5 +34,14 @@ def to_prediction(text: str) -> str:
     return "" if metrics.normalize_answer(answer) == NO_ANSWER else answer
 
 
+def records(predictions: Sequence[str], examples: Sequence[Example]) -> list[dict]:
+    """One record per example, in order: what `aggregate` and the paired comparisons resample."""
+    return metrics.squad_records([to_prediction(p) for p in predictions], [ex.gold for ex in examples])
+
+
+aggregate = metrics.squad_from_records
+
+
 def score(predictions: Sequence[str], examples: Sequence[Example]) -> dict[str, float]:
-    return metrics.squad_aggregate([to_prediction(p) for p in predictions], [ex.gold for ex in examples])
+    """The metrics and their 95% intervals (metric_ci_low / metric_ci_high)."""
+    return metrics.with_intervals(records(predictions, examples), aggregate, metrics.SQUAD_PROPORTIONS)

@@ -79,7 +79,26 @@ def method_table(model: str, methods: list[str], shape: str, task: str | None) -
                 notes.append(f"- {meth} {what} skipped: {entry['skip']}")
             if "error" in entry:
                 notes.append(f"- {meth} {what} failed: {entry['error']}")
-    return "\n".join(rows + ([""] + notes if notes else [])), {"steps": steps, "finetune": fts}
+    return "\n".join(rows + _deltas(task, score, methods, model, fts) + ([""] + notes if notes else [])), \
+        {"steps": steps, "finetune": fts}
+
+
+def _deltas(task: str | None, score: str | None, methods: list[str], model: str, fts: dict) -> list[str]:
+    """Each method's task score minus the first method's, paired over the same seeds and examples."""
+    from bench_lib import cases_train
+
+    ok = {m: fts[(model, m, task)]["result"] for m in methods if "result" in fts.get((model, m, task), {})}
+    if not task or methods[0] not in ok or len(ok) < 2:
+        return []
+    ref = methods[0]
+    lines = ["", f"{score}, method minus {ref} (same seeds and test examples, paired bootstrap 95% interval; "
+                 "* where it excludes 0):"]
+    for meth in methods[1:]:
+        if meth in ok:
+            d = cases_train.method_delta(task, ok[ref]["per_seed"], ok[meth]["per_seed"])[score]
+            lines.append(f"- {meth}: {d['delta']:+.4g} [{d['ci_low']:+.4g}, {d['ci_high']:+.4g}]"
+                         f"{'*' if d['excludes_zero'] else ''}")
+    return lines
 
 
 def _pm(metrics: dict, name: str | None) -> str:

@@ -30,7 +30,8 @@ def evaluate(model, spec, tokenizer, task, examples, device: str, dtype: str, ba
     engine = hf.load(spec, device, dtype, model=model)
     run = generate_all(engine, encode_prompts(tokenizer, examples), batch_size, task.max_new_tokens)
     texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in run.token_ids]
-    return task.score(texts, examples)
+    # the answers travel with the scores: a method comparison resamples them pairwise (cases_train.method_delta)
+    return {**task.score(texts, examples), "texts": texts}
 
 
 def finetune_once(model: str, method: str, task_name: str, opts: TrainOptions, device: str, dtype: str, seed: int,
