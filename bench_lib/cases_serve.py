@@ -37,7 +37,7 @@ from typing import Iterable
 from bench_lib import cases, config, servers
 from bench_lib.engines.base import EngineUnavailable
 from bench_lib.models import get_spec
-from bench_lib.workloads import serve
+from bench_lib.workloads import serve, serve_metrics
 
 DEFAULT_LOADS = "rate:2,rate:8,concurrency:4"
 GOODPUT_EXAMPLE = "ttft:1000,tpot:100"
@@ -202,11 +202,11 @@ def measure_load(server: servers.Server, model: str, load: dict, label: str,
                          request_timeout_s=s.request_timeout_s, run_timeout_s=run_timeout_s or s.run_timeout_s,
                          tokenizer=tok, burstiness=burstiness(), **load)
     limits = goodput_limits_s()
-    values = serve.serving_metrics(run, tok, limits)
+    values = serve_metrics.serving_metrics(run, tok, limits)
     values["serve_server_peak_rss_bytes"] = servers.peak_rss_bytes(server)
     warm_failed = [f"warm-up {i}: {o.error}" for i, o in enumerate(run.warmup) if not o.success]
     goodput = os.environ.get("BENCH_SERVE_GOODPUT", "").strip() or None
-    return {"metrics": values, "failures": warm_failed + serve.failures(run),
+    return {"metrics": values, "failures": warm_failed + serve_metrics.failures(run),
             "settings": {**run.settings, "load": label, "max_tokens": s.max_tokens, "fixed_output": fixed_output(),
                          "goodput_slo_ms": goodput, "prompts": f"fresh per load (tag {tag})",
                          **serve_prompts.describe(),

@@ -10,7 +10,7 @@ import pytest
 
 from bench_lib import cases_serve, servers
 from bench_lib.config import ConfigError
-from bench_lib.workloads import serve
+from bench_lib.workloads import serve, serve_metrics
 
 FAKE = str(Path(__file__).with_name("fake_openai_server.py"))
 
@@ -51,7 +51,7 @@ def test_metrics_follow_vllm_definitions():
     ok = lambda ttft, lat, n, itl: serve.RequestOutput(True, "", 0.0, ttft, lat, itl, n, 10)  # noqa: E731
     run = serve.LoadRun([ok(0.1, 0.5, 5, [0.1] * 4), ok(0.2, 0.2, 1, []), serve.RequestOutput(error="boom")],
                         duration_s=2.0, settings={})
-    m = serve.serving_metrics(run, goodput_limits_s={"ttft": 0.15, "tpot": 0.2})
+    m = serve_metrics.serving_metrics(run, goodput_limits_s={"ttft": 0.15, "tpot": 0.2})
     assert m["serve_completed"] == 2 and m["serve_failed"] == 1
     # TPOT only for the 5-token request: (0.5 - 0.1) / 4
     assert m["serve_tpot_mean_s"] == pytest.approx(0.1)
@@ -62,7 +62,7 @@ def test_metrics_follow_vllm_definitions():
     assert m["serve_request_throughput"] == pytest.approx(1.0)
     # Only the first request is within ttft 150 ms (the second has TPOT 0 but TTFT 200 ms).
     assert m["serve_goodput"] == pytest.approx(0.5)
-    empty = serve.serving_metrics(serve.LoadRun([serve.RequestOutput(error="x")], 1.0, {}))
+    empty = serve_metrics.serving_metrics(serve.LoadRun([serve.RequestOutput(error="x")], 1.0, {}))
     assert math.isnan(empty["serve_ttft_p50_s"]) and math.isnan(empty["serve_goodput"])
 
 
@@ -83,7 +83,7 @@ def test_streams_are_timed_and_sampling_is_explicit(fake_ok, endpoint):
     prompt = [{"role": "user", "content": "hi"}] if endpoint == "chat" else "hi"
     run = serve.run_load(fake_ok.base_url, endpoint, fake_ok.model, [serve.ServeRequest(prompt, 3, 5)] * 3,
                          request_rate=50.0)
-    assert serve.failures(run) == []
+    assert serve_metrics.failures(run) == []
     for out in run.outputs:
         assert out.output_tokens == 5 and len(out.itl) == 4 and out.text == "t0 t1 t2 t3 t4 ", out
         assert 0.015 < out.ttft <= out.latency, out
@@ -167,7 +167,7 @@ def test_a_reply_without_its_requested_tokens_is_a_failure_with_its_reason(mode,
         server.stop()
     assert [o.success for o in run.outputs] == [False, False], run.outputs
     assert all(reason in o.error for o in run.outputs), [o.error for o in run.outputs]
-    m = serve.serving_metrics(run, goodput_limits_s={"ttft": 10.0})
+    m = serve_metrics.serving_metrics(run, goodput_limits_s={"ttft": 10.0})
     assert m["serve_completed"] == 0 and m["serve_failed"] == 2 and m["serve_goodput"] == 0.0
     if mode in ("hang_mid", "trickle"):  # the per-request limit holds even while pings keep arriving
         assert elapsed >= 1.5
@@ -179,8 +179,8 @@ def test_one_token_is_enough_when_the_length_is_not_fixed():
         run = serve.run_load(server.base_url, "completions", server.model, reqs(2, 5, min_tokens=0))
     finally:
         server.stop()
-    assert serve.failures(run) == []
-    assert serve.serving_metrics(run)["serve_completed"] == 2
+    assert serve_metrics.failures(run) == []
+    assert serve_metrics.serving_metrics(run)["serve_completed"] == 2
 
 
 def test_usage_of_zero_tokens_is_not_mistaken_for_no_usage():
@@ -199,7 +199,7 @@ def test_warmup_requests_are_sent_first_and_excluded_from_results():
     assert [o.response_id for o in run.warmup] == ["cmpl-1"]  # the cold (1 s) first request
     assert sorted(o.response_id for o in run.outputs) == ["cmpl-2", "cmpl-3", "cmpl-4"]
     assert len(request_bodies(server)) == 4
-    m = serve.serving_metrics(run)
+    m = serve_metrics.serving_metrics(run)
     assert m["serve_completed"] == 3 and run.settings["warmup_requests"] == 1
 
 
@@ -212,8 +212,8 @@ def test_a_client_behind_its_schedule_shows_lag_not_lower_latency():
                              burstiness=1e6, max_concurrency=1)
     finally:
         server.stop()
-    assert serve.failures(run) == []
-    m = serve.serving_metrics(run)
+    assert serve_metrics.failures(run) == []
+    m = serve_metrics.serving_metrics(run)
     assert m["serve_lag_p99_s"] >= 0.4 and m["serve_lag_p50_s"] >= 0.2
     for o in run.outputs:
         assert o.lag >= 0 and o.scheduled_time is not None

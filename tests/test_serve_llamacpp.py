@@ -9,7 +9,7 @@ import pytest
 
 from bench_lib import cases_serve, servers
 from bench_lib.engines.base import EngineUnavailable
-from bench_lib.workloads import serve
+from bench_lib.workloads import serve, serve_metrics
 
 MODEL = "tiny-qwen3"
 
@@ -44,7 +44,7 @@ def test_llamacpp_server_under_load(llamacpp_server, load):
 def test_llamacpp_chat_endpoint_streams_text(llamacpp_server):
     req = cases_serve.serve_requests(MODEL, "chat", 1, 8)
     run = serve.run_load(llamacpp_server.base_url, "chat", llamacpp_server.model, req)
-    assert serve.failures(run) == [] and run.outputs[0].ttft > 0
+    assert serve_metrics.failures(run) == [] and run.outputs[0].ttft > 0
 
 
 def test_serving_llamacpp(benchmark, llamacpp_server):

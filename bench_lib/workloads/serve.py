@@ -312,6 +312,3 @@ def run_load(base_url: str, endpoint: str, model: str, requests: Sequence[ServeR
                 "warmup_requests": len(warmup), "request_timeout_s": request_timeout_s,
                 "run_timeout_s": run_timeout_s}
     return LoadRun(outputs, duration, settings, warm)
-
-
-from bench_lib.workloads.serve_metrics import PERCENTILES, failures, serving_metrics  # noqa: E402,F401
