@@ -118,7 +118,8 @@ def step_metrics(trainer: Trainer, batch: dict, warmup: int, repeats: int, save:
     time_spread = Spread.of(run["seconds"])
     trainable, total = count_parameters(trainer.model)
     step_flops = flops.train_flops_per_step(trainer.model.config, batch_size, seq_len,
-                                            trainer.method_name == "full", trainable)
+                                            trainer.method_name == "full", trainable,
+                                            flops.vera_projection_params(trainer.model))
     values = {
         "train_step_s": time_spread.median,
         "train_tokens_per_s": batch_size * seq_len / time_spread.median,
