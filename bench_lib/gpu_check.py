@@ -38,7 +38,7 @@ RATIO_SHAPE = "1x512"
 
 def stages() -> list[dict]:
     """(name, what it runs, time limit s). asv stages write results; the others print and return JSON."""
-    asv_bench = r"^bench_inference\.ArcInference|^bench_train\.TrainStep$"
+    asv_bench = r"^bench_inference\.ArcInference\.|^bench_train\.TrainStep\."
     return [
         {"name": "cuda-tests", "limit": 60, "what": "pytest tests/test_device_energy.py (1 GiB in torch and NVML, energy counter)",
          "cmd": [sys.executable, "-m", "pytest", "-q", "-rs", "tests/test_device_energy.py"]},
@@ -232,7 +232,8 @@ def run(wheels: Path) -> int:
               "or use --dry-run")
         return 1
     report = [f"# gpu-check on {torch.cuda.get_device_name(0)}", "", install_wheels(wheels)]
-    env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}
+    # asv drops PYTHONPATH from its benchmark processes and reads ASV_PYTHONPATH instead
+    env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT), "ASV_PYTHONPATH": str(ROOT)}
     machine = _machine(env)
     report.append(f"asv machine: {machine}")
     rc = 0
