@@ -38,15 +38,18 @@ RATIO_SHAPE = "1x512"
 
 def stages() -> list[dict]:
     """(name, what it runs, time limit s). asv stages write results; the others print and return JSON."""
-    asv_bench = r"^bench_inference\.ArcInference\.|^bench_train\.TrainStep\."
+    # Two asv runs of the same commit and machine add to one result file; split, a timeout in
+    # training cannot cost the inference results.
     return [
         {"name": "cuda-tests", "limit": 60, "what": "pytest tests/test_device_energy.py (1 GiB in torch and NVML, energy counter)",
          "cmd": [sys.executable, "-m", "pytest", "-q", "-rs", "tests/test_device_energy.py"]},
-        {"name": "asv", "limit": 230,
-         "what": f"asv run --bench '{asv_bench}': HF bf16 inference on {', '.join(MODELS)} (TTFT, TPOT, tokens/s, CUDA "
-                 f"and NVML memory, energy/token, MBU, MFU); train step of every method at {TRAIN_SHAPE} incl. QLoRA NF4",
-         "cmd": "asv", "bench": asv_bench},
-        {"name": "ratios", "limit": 110, "what": f"arch:Qwen/Qwen3-8B train memory QLoRA-nf4/LoRA r=256 and VeRA r=512/LoRA "
+        {"name": "asv-infer", "limit": 100, "bench": r"^bench_inference\.ArcInference\.", "cmd": "asv",
+         "what": f"asv ArcInference: HF bf16 on {', '.join(MODELS)}, batch 1 and 4 (TTFT, TPOT, tokens/s, CUDA and "
+                 "NVML memory, energy/token, decode MBU, prefill MFU)"},
+        {"name": "asv-train", "limit": 150, "bench": r"^bench_train\.TrainStep\.", "cmd": "asv",
+         "what": f"asv TrainStep: every method at {TRAIN_SHAPE} on both models, QLoRA NF4/FP4/int8 through bitsandbytes "
+                 "(step time, memory, energy/step, MFU)"},
+        {"name": "ratios", "limit": 100, "what": f"arch:Qwen/Qwen3-8B train memory QLoRA-nf4/LoRA r=256 and VeRA r=512/LoRA "
                                                 f"r=256 at batch x sequence {RATIO_SHAPE}, beside the published 0.38 and 0.80",
          "cmd": "stage"},
         {"name": "quant-cuda", "limit": 30, "what": "GPTQ and AWQ int4 on tiny-qwen3 (built, or the skip reason)", "cmd": "stage"},

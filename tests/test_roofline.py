@@ -99,3 +99,19 @@ def test_train_step_has_mfu_on_cpu():
 
     m = cases_train.step_result("tiny-qwen3", "lora", "2x32", save=False)["metrics"]
     assert m["train_mfu"] > 0
+
+
+def test_llamacpp_rows_count_the_gguf_and_run_sequentially():
+    pytest.importorskip("llama_cpp")
+    import os
+
+    from bench_lib import cases_engines
+
+    out = cases_engines.engine_inference_result("tiny-qwen3", "arc", 2, "llamacpp")
+    eng = cases_engines.cases.engine_for("llamacpp", "tiny-qwen3", "cpu", "float32")
+    from bench_lib.models import get_spec, load_config
+
+    facts = roofline.engine_facts(eng, load_config(get_spec("tiny-qwen3")), "float32")
+    assert facts == {"weight_bytes": float(os.path.getsize(eng.gguf_path)), "kv_element_bytes": 2.0, "sequential": True}
+    m = out["metrics"]
+    assert m["decode_mbu"] > 0 and "cuda_max_allocated_bytes" not in m

@@ -10,6 +10,7 @@ peak of those samples, so a spike shorter than a sample can be missed.
 """
 from __future__ import annotations
 
+import gc
 import re
 import threading
 from dataclasses import dataclass
@@ -95,8 +96,8 @@ class PeakMemory:
         try:
             h = nvml.handle(self.device)
             start_used = nvml.device_used(h)
-        except nvml.NVMLUnavailable as exc:
-            self.result.device_memory_method = f"not measured: {exc}"
+        except Exception as exc:  # no NVML, or a driver that refuses the query: a reason, not a failure
+            self.result.device_memory_method = f"not measured: {type(exc).__name__}: {exc}"
             return
         pids = nvml.process_tree_pids()  # read once: the engine's processes exist before the workload
         self._nvml_thread = threading.Thread(target=self._sample_nvml, args=(h, pids, start_used), daemon=True)
@@ -107,6 +108,10 @@ class PeakMemory:
             import torch
 
             torch.cuda.synchronize(self.device)
+            # Blocks an earlier engine of this process left in torch's cache would count in NVML's
+            # figure of the next engine (llama.cpp after HF, say).
+            gc.collect()
+            torch.cuda.empty_cache()
             if self.torch_allocator:
                 torch.cuda.reset_peak_memory_stats(self.device)
             self._start_nvml()
