@@ -41,7 +41,7 @@ def stages() -> list[dict]:
     # Two asv runs of the same commit and machine add to one result file; split, a timeout in
     # training cannot cost the inference results.
     return [
-        {"name": "cuda-tests", "limit": 60, "what": "pytest tests/test_device_energy.py (1 GiB in torch and NVML, energy counter)",
+        {"name": "cuda-tests", "limit": 45, "what": "pytest tests/test_device_energy.py (1 GiB in torch and NVML, energy counter)",
          "cmd": [sys.executable, "-m", "pytest", "-q", "-rs", "tests/test_device_energy.py"]},
         {"name": "asv-infer", "limit": 100, "bench": r"^bench_inference\.ArcInference\.", "cmd": "asv",
          "what": f"asv ArcInference: HF bf16 on {', '.join(MODELS)}, batch 1 and 4 (TTFT, TPOT, tokens/s, CUDA and "
@@ -53,7 +53,7 @@ def stages() -> list[dict]:
                                                 f"r=256 at batch x sequence {RATIO_SHAPE}, beside the published 0.38 and 0.80",
          "cmd": "stage"},
         {"name": "quant-cuda", "limit": 30, "what": "GPTQ and AWQ int4 on tiny-qwen3 (built, or the skip reason)", "cmd": "stage"},
-        {"name": "kv-fp8", "limit": 30, "what": "HF fp8 KV cache on CUDA, tiny-qwen3 at context 256", "cmd": "stage"},
+        {"name": "kv-fp8", "limit": 45, "what": "HF fp8 KV cache on CUDA, tiny-qwen3 at context 256", "cmd": "stage"},
     ]
 
 
@@ -234,7 +234,9 @@ def run(wheels: Path) -> int:
         print("gpu-check: no CUDA device visible (torch.cuda.is_available() is False); run it on a GPU machine, "
               "or use --dry-run")
         return 1
-    report = [f"# gpu-check on {torch.cuda.get_device_name(0)}", "", install_wheels(wheels)]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    report = [f"# gpu-check on {torch.cuda.get_device_name(0)}, commit {commit}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+              "", install_wheels(wheels)]
     # asv drops PYTHONPATH from its benchmark processes and reads ASV_PYTHONPATH instead
     env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT), "ASV_PYTHONPATH": str(ROOT)}
     machine = _machine(env)
@@ -254,12 +256,16 @@ def run(wheels: Path) -> int:
         except subprocess.TimeoutExpired as exc:
             status, text = f"timed out after {limit:.0f} s", (exc.stdout or b"").decode(errors="replace")
         rc = rc or int(status != "ok")
-        tail = "\n".join(text.strip().splitlines()[-25:])
+        lines = text.strip().splitlines()
+        if stage["cmd"] == "asv":  # its tables are in the summary below; keep what went wrong
+            lines = [ln for ln in lines if re.search(r"failed|Error|Traceback|skipped", ln)] or ["every benchmark ok"]
+        tail = "\n".join(lines[-25:])
         report += ["", f"## {stage['name']}: {status} in {time.monotonic() - t0:.0f} s", "", "```", tail, "```"]
         print(f"{stage['name']}: {status}", flush=True)
-    summary = subprocess.run([sys.executable, "-m", "bench_lib.cli", "summary", "--results", "results"], cwd=ROOT,
-                             env=env, capture_output=True, text=True)
-    report += ["", "## asv results", "", summary.stdout.strip()]
+    for bench in ("ArcInference", r"TrainStep\."):
+        table = subprocess.run([sys.executable, "-m", "bench_lib.cli", "table", bench, "--machine", machine],
+                               cwd=ROOT, env=env, capture_output=True, text=True)
+        report += ["", f"## asv results: {bench.rstrip(chr(92) + '.')}", "", (table.stdout or table.stderr).strip()]
     path = ROOT / "results" / machine / "gpu-check.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(report) + "\n")
