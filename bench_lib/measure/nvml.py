@@ -40,8 +40,9 @@ def handle(device: str):
     index = torch.cuda.current_device() if index is None else index
     uuid = getattr(torch.cuda.get_device_properties(index), "uuid", None)
     if uuid is not None:
+        text = str(uuid)
         try:
-            return nv.nvmlDeviceGetHandleByUUID(f"GPU-{uuid}")
+            return nv.nvmlDeviceGetHandleByUUID(text if text.startswith(("GPU-", "MIG-")) else f"GPU-{text}")
         except nv.NVMLError:
             pass
     return nv.nvmlDeviceGetHandleByIndex(index)
