@@ -108,3 +108,18 @@ publish: install
 
 summary: install
 	$(PY) -m bench_lib.cli summary --results results
+
+# GPU machine without network: `make gpu-wheels` here (downloads the wheels of
+# scripts/gpu-wheels.txt for CPython 3.12 manylinux x86_64 into $(GPU_WHEELS), ignored by git),
+# then `make gpu-check` there. GPU_CHECK_ARGS=--dry-run lists the stages and checks wheels and
+# size anywhere (add --strict-wheels to fail when a wheel is missing).
+GPU_WHEELS ?= .gpu-wheels
+GPU_CHECK_ARGS ?=
+.PHONY: gpu-wheels gpu-check
+gpu-wheels:
+	$(PYTHON) -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 \
+	  --platform manylinux2014_x86_64 --platform any -d $(GPU_WHEELS) -r scripts/gpu-wheels.txt
+
+gpu-check:
+	GPU_WHEELS=$(GPU_WHEELS) $(PYTHON) -m bench_lib.gpu_check $(GPU_CHECK_ARGS)

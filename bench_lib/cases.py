@@ -18,8 +18,10 @@ from bench_lib.models import get_spec
 @functools.lru_cache(maxsize=1)  # one model in memory at a time; a grid walks model by model
 def engine_for(engine: str, model: str, device: str, dtype: str):
     from bench_lib.engines.registry import load_engine
+    from bench_lib.measure import nvml
 
     config.apply_threads()
+    nvml.record_baseline(device)  # before the first load: the fallback for NVML's device total
     return load_engine(engine, model, device, dtype)
 
 
@@ -52,6 +54,7 @@ def inference_result(model: str, task: str, batch_size: int, engine: str = "hf")
     eng = engine_for(engine, model, device, dtype)
     out = measure_generation(eng, tokenizer_for(model), get_task(task), examples_for(task, prof.n_examples),
                              batch_size, prof.repeats, prof.warmup)
+    out["metrics"].update(roofline_metrics(eng, spec, dtype, out, batch_size))
     out.update(model=model, task=task, batch_size=batch_size, engine=engine, device=device, dtype=dtype,
                profile=prof.name, real_weights=spec.real_weights)
     if not spec.real_weights:
@@ -62,6 +65,19 @@ def inference_result(model: str, task: str, batch_size: int, engine: str = "hf")
             for key in (name, *interval_names(name)):
                 out["metrics"].pop(key, None)
     return out
+
+
+def roofline_metrics(eng, spec, dtype: str, out: dict, batch_size: int) -> dict[str, float]:
+    """Decode MBU and prefill MFU of a measure_generation result (measure/roofline.py)."""
+    from bench_lib.measure import roofline
+    from bench_lib.models import load_config
+
+    cfg = load_config(spec)
+    bandwidth, _ = roofline.peak_bandwidth(eng.device)
+    peak, _ = roofline.peak_flops(eng.device, dtype)
+    return roofline.generation_metrics(cfg, roofline.engine_facts(eng, cfg, dtype), out["prompt_lengths"],
+                                       out["output_lengths"], out["first_token_s"],
+                                       out["metrics"]["output_tokens_per_s"], batch_size, bandwidth, peak)
 
 
 def generation_callable(model: str, task: str, batch_size: int, engine: str = "hf") -> Callable[[], object]:

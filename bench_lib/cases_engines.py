@@ -36,9 +36,11 @@ def engine_names() -> tuple[str, ...]:
 def engine_with(engine: str, model: str, gguf_type: str | None = None):
     """A loaded engine; `gguf_type` picks the GGUF export (f32/f16/bf16) the llama.cpp engine runs."""
     from bench_lib.engines.registry import load_engine
+    from bench_lib.measure import nvml
 
     device = config.device()
     config.apply_threads()
+    nvml.record_baseline(device)
     options = {}
     if gguf_type is not None:
         from bench_lib.gguf_export import cached_gguf

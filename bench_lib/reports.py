@@ -20,7 +20,9 @@ from bench_lib import asv_results, pareto
 # The score each task is judged by (the one the researchers report); other task metrics stay
 # in the asv dashboard.
 HEADLINE = {"arc": "arc_macro_f1", "squad": "squad_f1", "openmath": "openmath_absdiff"}
-MEMORY = ("cuda_max_allocated_bytes", "peak_rss_bytes")  # GPU peak where measured, else RSS
+# The device memory the engine holds (NVML: every engine, llama.cpp and vLLM included), else torch's
+# allocator peak (a torch engine without NVML), else process RSS.
+MEMORY = ("device_memory_bytes", "cuda_max_allocated_bytes", "peak_rss_bytes")
 COLUMNS = ["task", "machine", "configuration", "score_metric", "score", "score_ci_low", "score_ci_high",
            "peak_memory_bytes", "memory_metric", "latency_s", "tokens_per_s", "usd_per_hour", "usd_per_million_tokens",
            "also_measured_as"]
@@ -160,7 +162,7 @@ def markdown(rows: list[dict], commit_note: str) -> str:
                 "| configuration | machine | task score [95% interval] | peak memory | latency | tokens/s | $ / M tokens |",
                 "|---|---|---|---|---|---|---|"]
         out += [f"| {r['configuration']} | {r['machine']} | {score_cell(r)} "
-                f"| {_cell(r['peak_memory_bytes'], 'bytes')}{' (GPU)' if r['memory_metric'] == MEMORY[0] else ''} "
+                f"| {_cell(r['peak_memory_bytes'], 'bytes')}{' (GPU)' if r['memory_metric'] in MEMORY[:2] else ''} "
                 f"| {_cell(r['latency_s'], 's')} | {_cell(r['tokens_per_s'], '')} "
                 f"| {_cell(r['usd_per_million_tokens'], 'usd')} |" for r in trs]
         out.append("")

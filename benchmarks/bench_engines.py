@@ -14,7 +14,7 @@ class _EngineTracks(common.GenerationTracks):
     param_names = ["engine", "model", "batch_size"]
     params = [ENGINES, common.MODELS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
-    version = "engines-3"
+    version = "engines-4"
 
     def setup(self, grid, engine, model, batch_size):
         self.result = common.pick(grid, (model, engine, batch_size))

@@ -12,7 +12,7 @@ class _Tracks(common.GenerationTracks):
     param_names = ["model", "batch_size"]
     params = [common.MODELS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
-    version = "inference-3"
+    version = "inference-4"
 
     def setup(self, grid, model, batch_size):
         self.result = common.pick(grid, (model, batch_size))

@@ -21,7 +21,7 @@ class TrainStep:
     param_names = ["model", "method", "shape"]
     params = [common.MODELS, METHODS, SHAPES]
     timeout = common.TIMEOUT
-    version = "train-step-1"
+    version = "train-step-2"
 
     def setup_cache(self):
         return cases_train.step_grid(common.MODELS, METHODS, SHAPES)
@@ -40,6 +40,8 @@ class TrainStep:
     track_saved_bytes = common.track("train_saved_bytes")
     track_flops_per_s = common.track("train_flops_per_s")
     track_mfu = common.track("train_mfu")
+    track_device_memory = common.track("device_memory_bytes")
+    track_energy_per_step = common.track("train_energy_j_per_step")
 
 
 class TrainStepOptions:

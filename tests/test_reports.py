@@ -101,3 +101,16 @@ def test_random_weight_model_keeps_its_row_without_a_score():
     assert row["task"] == "arc" and row["score"] is None and row["latency_s"] == 0.5
     assert row["usd_per_million_tokens"] == pytest.approx(3.6 / 3600 / 100 * 1e6)
     assert "| n/a |" in reports.markdown([row], "note")
+
+
+def test_memory_column_prefers_the_device_figure_of_the_engine():
+    # a llama.cpp row on CUDA: NVML's figure, never the client's (near-empty) torch allocator
+    both = reports.Config("m", "c", "bench_engines.ArcEngines", {"engine": "llamacpp"},
+                          {"output_tokens_per_s": 10.0, "device_memory_bytes": 5e9, "cuda_max_allocated_bytes": 1e3,
+                           "peak_rss_bytes": 1e9})
+    torch_only = reports.Config("m", "c", "bench_engines.ArcEngines", {"engine": "hf"},
+                                {"output_tokens_per_s": 10.0, "cuda_max_allocated_bytes": 4e9, "peak_rss_bytes": 1e9})
+    rows = reports.summary_rows([both, torch_only], {})
+    assert {r["configuration"]: (r["memory_metric"], r["peak_memory_bytes"]) for r in rows} == {
+        "ArcEngines(engine=llamacpp)": ("device_memory_bytes", 5e9),
+        "ArcEngines(engine=hf)": ("cuda_max_allocated_bytes", 4e9)}

@@ -43,6 +43,7 @@ def _eos_ids(model, tokenizer_eos: int | None) -> list[int]:
 
 
 class HFEngine:
+    torch_allocator = True     # its tensors are torch's: the allocator's peaks are its memory
     def __init__(self, model, device: str, pad_id: int, eos_ids: list[int], generate_kwargs: dict | None = None,
                  loop: str = "forward"):
         if loop not in LOOPS:

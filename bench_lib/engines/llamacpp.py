@@ -43,6 +43,8 @@ def check_decode(rc: int, where: str = "") -> None:
 
 class LlamaCppEngine:
     name = "llamacpp"
+    torch_allocator = False    # llama.cpp's CUDA buffers are its own; only NVML sees them
+    sequential = True          # a batch is N requests one after another (see the module docstring)
 
     def __init__(self, llm, device: str, gguf_path: Path, stop_ids: set[int] | None = None):
         self.llm, self.device, self.gguf_path = llm, device, gguf_path

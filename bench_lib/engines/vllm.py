@@ -43,6 +43,7 @@ def _eos_ids(spec: ModelSpec) -> list[int]:
 
 
 class VLLMInProcess:
+    torch_allocator = False    # vLLM reserves its KV pool up front, in its engine-core process: NVML only
     name = "vllm"
 
     def __init__(self, llm, device: str, eos_ids: list[int]):
@@ -97,6 +98,7 @@ class VLLMInProcess:
 
 
 class VLLMServer:
+    torch_allocator = False
     """Drives a vLLM OpenAI-compatible server that this engine started (and stops on close)."""
     name = "vllm"
 

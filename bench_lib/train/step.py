@@ -11,6 +11,8 @@ import os
 import tempfile
 from dataclasses import dataclass
 
+from bench_lib.measure import roofline
+from bench_lib.measure.energy import EnergyMeter
 from bench_lib.measure.memory import PeakMemory
 from bench_lib.measure.timing import Clock, Spread, Stopwatch
 from bench_lib.models import get_spec, load_model
@@ -101,15 +103,17 @@ def measure_steps(trainer: Trainer, batch: dict, warmup: int, repeats: int) -> d
     clock = Clock(trainer.synchronize)
     losses = [trainer.step(batch) for _ in range(warmup)]
     seconds = []
-    for i in range(repeats):
-        if i == 0:
-            with PeakMemory(trainer.device) as mem, Stopwatch(clock) as sw:
-                losses.append(trainer.step(batch))
-        else:
-            with Stopwatch(clock) as sw:
-                losses.append(trainer.step(batch))
-        seconds.append(sw.seconds)
-    return {"seconds": seconds, "losses": losses, "memory": mem.result}
+    trainer.synchronize()
+    with EnergyMeter(trainer.device) as energy:
+        for i in range(repeats):
+            if i == 0:
+                with PeakMemory(trainer.device) as mem, Stopwatch(clock) as sw:
+                    losses.append(trainer.step(batch))
+            else:
+                with Stopwatch(clock) as sw:
+                    losses.append(trainer.step(batch))
+            seconds.append(sw.seconds)
+    return {"seconds": seconds, "losses": losses, "memory": mem.result, "energy": energy}
 
 
 def step_metrics(trainer: Trainer, batch: dict, warmup: int, repeats: int, save: bool = True) -> dict:
@@ -118,7 +122,8 @@ def step_metrics(trainer: Trainer, batch: dict, warmup: int, repeats: int, save:
     time_spread = Spread.of(run["seconds"])
     trainable, total = count_parameters(trainer.model)
     step_flops = flops.train_flops_per_step(trainer.model.config, batch_size, seq_len,
-                                            trainer.method_name == "full", trainable)
+                                            trainer.method_name == "full", trainable,
+                                            flops.vera_projection_params(trainer.model))
     values = {
         "train_step_s": time_spread.median,
         "train_tokens_per_s": batch_size * seq_len / time_spread.median,
@@ -128,10 +133,14 @@ def step_metrics(trainer: Trainer, batch: dict, warmup: int, repeats: int, save:
         "train_flops_per_s": step_flops / time_spread.median,
     }
     values.update(run["memory"].as_metrics())
-    peak = flops.peak_flops(trainer.device, trainer.dtype)
+    peak, peak_source = roofline.peak_flops(trainer.device, trainer.dtype)
     if peak:
         values["train_mfu"] = values["train_flops_per_s"] / peak
+    if run["energy"].per(repeats) is not None:
+        values["train_energy_j_per_step"] = run["energy"].per(repeats)
     if save:
         values["train_saved_bytes"] = float(saved_bytes(trainer.model))
     return {"metrics": values, "spreads": {"train_step_s": time_spread}, "losses": run["losses"],
-            "rss_method": run["memory"].rss_method}
+            "rss_method": run["memory"].rss_method, "device_memory_method": run["memory"].device_memory_method,
+            "peak_flops_source": peak_source, "energy_source": run["energy"].source,
+            "energy_skip": run["energy"].skip_reason}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from bench_lib.engines.base import Engine, RequestTiming
+from bench_lib.measure.energy import EnergyMeter
 from bench_lib.measure.memory import PeakMemory
 from bench_lib.measure.timing import Spread
 from bench_lib.tasks.base import Example
@@ -61,20 +62,28 @@ def speed_metrics(runs: Sequence[GenerationRun]) -> tuple[dict[str, float], dict
 
 def measure_generation(engine: Engine, tokenizer, task, examples: Sequence[Example], batch_size: int,
                        repeats: int, warmup: int, max_new_tokens: int | None = None) -> dict:
-    """Warm up, then `repeats` measured passes over the examples; memory peaks of the first measured
-    pass; the task score of its answers. Returns metrics, spreads and the decoded answers."""
+    """Warm up, then `repeats` measured passes over the examples; memory peaks and energy of the first
+    measured pass; the task score of its answers. Returns metrics, spreads, the decoded answers and,
+    for the roofline, the first pass's prompt and output lengths and times to first token. torch's
+    allocator peaks are reported only for engines whose memory goes through it (`torch_allocator`)."""
     prompts = encode_prompts(tokenizer, examples)
     max_new = max_new_tokens or task.max_new_tokens
     for _ in range(warmup):
         generate_all(engine, prompts[:batch_size], batch_size, max_new)
-    with PeakMemory(engine.device) as mem:
+    with PeakMemory(engine.device, torch_allocator=getattr(engine, "torch_allocator", False)) as mem, \
+            EnergyMeter(engine.device) as energy:
         first = generate_all(engine, prompts, batch_size, max_new)
     runs = [first] + [generate_all(engine, prompts, batch_size, max_new) for _ in range(repeats - 1)]
     texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in first.token_ids]
     values, spreads = speed_metrics(runs)
     values.update(mem.result.as_metrics())
+    if energy.per(first.output_tokens) is not None:
+        values["energy_j_per_output_token"] = energy.per(first.output_tokens)
     values.update(task.score(texts, examples))
     # Greedy decoding of the same batches must give the same tokens every time.
     stable = all(r.token_ids == first.token_ids for r in runs)
     return {"metrics": values, "spreads": spreads, "texts": texts, "stable_outputs": stable,
-            "rss_method": mem.result.rss_method}
+            "rss_method": mem.result.rss_method, "device_memory_method": mem.result.device_memory_method,
+            "energy_source": energy.source, "energy_skip": energy.skip_reason,
+            "prompt_lengths": [len(p) for p in prompts], "output_lengths": [len(t) for t in first.token_ids],
+            "first_token_s": [t.first_token_s for t in first.timings]}
