@@ -82,6 +82,7 @@ COMMANDS = {
     "report": ("bench_lib.reports", "summary tables, Pareto plots and the report page in html/"),
     "upgrade-check": ("bench_lib.upgrade", "measure a library upgrade against the locked environment"),
     "compare-commits": ("bench_lib.paired:compare", "judge a commit against another, measured interleaved in one job"),
+    "cost": ("bench_lib.cost", "where a bench run's time went, per benchmark class"),
     "bisect": ("bench_lib.paired:bisect", "find the first commit whose benchmarks regressed, by paired runs"),
 }
 
