@@ -378,6 +378,38 @@ def render_machines(rep: dict) -> str:
     return "\n".join(out + render_failed(rep)) + "\n"
 
 
+DIRECTION = {True: "higher is better", False: "lower is better", None: "direction unknown"}
+
+
+def render_moved(rep: dict) -> list[str]:
+    """The moved rows of a compare_runs report, a table per verdict, as markdown lines."""
+    a, b = rep["names"]
+    out = []
+    for verdict, title in (("regression", "Regressions"), ("direction unknown", "Moved, direction unknown"),
+                           ("improvement", "Improvements")):
+        moved = [r for r in rep["rows"] if r["verdict"] == verdict]
+        if moved:
+            out += ["", f"## {title}", "", f"| benchmark | metric | {a} | {b} | change | confidence |",
+                    "|---|---|---|---|---|---|"]
+            out += [f"| `{r['label']}` | {r['metric'] or ''} ({DIRECTION[r['higher_is_better']]}) "
+                    f"| {fmt(r['a'], r['unit'])} | {fmt(r['b'], r['unit'])} | {pct(r['change'])} "
+                    f"| {r['evidence']} |" for r in moved]
+    return out
+
+
+def write_outputs(prog: str, text: str, rep: dict, markdown: Path | None, json_path: Path | None) -> bool:
+    """Write the report where asked; False (and one line) when that fails."""
+    try:
+        if markdown:
+            markdown.write_text(text)
+        if json_path and rep is not None:
+            json_path.write_text(json.dumps(rep, indent=1, default=str) + "\n")
+    except OSError as exc:
+        print(f"llm-bench {prog}: could not write the report: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def render_failed(rep: dict) -> list[str]:
     """The benchmarks with a value on one side only, as markdown lines."""
     if not rep["failed"]:

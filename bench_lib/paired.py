@@ -21,7 +21,6 @@ found (bisect), 2 bad input.
 """
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -115,14 +114,7 @@ def render(rep: dict, title: str) -> str:
            f"{rep['rounds']} asv run(s) each, in one job.", "",
            f"**{count('regression')} regression(s)**, {count('improvement')} improvement(s), "
            f"{count('direction unknown')} moved with unknown direction, {count('unchanged')} unchanged."]
-    for verdict, heading in (("regression", "Regressions"), ("direction unknown", "Moved, direction unknown"),
-                             ("improvement", "Improvements")):
-        moved = [r for r in rows if r["verdict"] == verdict]
-        if moved:
-            out += ["", f"## {heading}", "", f"| benchmark | metric | {a} | {b} | change | confidence |",
-                    "|---|---|---|---|---|---|"]
-            out += [f"| `{r['label']}` | {r['metric'] or ''} | {alerts.fmt(r['a'], r['unit'])} "
-                    f"| {alerts.fmt(r['b'], r['unit'])} | {alerts.pct(r['change'])} | {r['evidence']} |" for r in moved]
+    out += alerts.render_moved(rep)
     return "\n".join(out + alerts.render_failed(rep)) + "\n"
 
 
@@ -173,19 +165,11 @@ def check(args) -> None:
         raise PairedError("asv.conf.json not found: run from the project's checkout")
 
 
-def finish(args, rep: dict, text: str, workdir: Path) -> int | None:
+def finish(args, rep: dict, text: str, workdir: Path, prog: str) -> int | None:
     print(text, end="")
     if not args.keep:
         remove_worktrees(workdir)
-    try:
-        if args.markdown:
-            args.markdown.write_text(text)
-        if args.json:
-            args.json.write_text(json.dumps(rep, indent=1, default=str) + "\n")
-    except OSError as exc:
-        print(f"llm-bench: could not write the report: {exc}", file=sys.stderr)
-        return 3
-    return None
+    return None if alerts.write_outputs(prog, text, rep, args.markdown, args.json) else 3
 
 
 def run_compare(args) -> int:
@@ -200,7 +184,7 @@ def run_compare(args) -> int:
         print(f"llm-bench compare-commits: {exc}", file=sys.stderr)
         return 2
     rep["rounds"] = args.rounds
-    code = finish(args, rep, render(rep, "llm-bench paired comparison"), workdir)
+    code = finish(args, rep, render(rep, "llm-bench paired comparison"), workdir, "compare-commits")
     return code if code is not None else (1 if regressed(rep, None) else 0)
 
 
@@ -249,5 +233,5 @@ def run_bisect(args) -> int:
     text = (f"# llm-bench bisect: first bad commit {subject(culprit)}\n\n"
             + "\n".join(f"- {subject(s['commit'])}: {'bad' if s['bad'] else 'good'}" for s in steps) + "\n\n"
             + render(last, f"{subject(culprit)} against the good commit"))
-    code = finish(args, rep, text, workdir)
+    code = finish(args, rep, text, workdir, "bisect")
     return code if code is not None else 0

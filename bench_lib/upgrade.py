@@ -148,9 +148,6 @@ def installed_in(python: Path) -> dict[str, str]:
 # --- report -------------------------------------------------------------------------------------------
 
 
-DIRECTION = {True: "higher is better", False: "lower is better", None: "direction unknown"}
-
-
 def render(rep: dict) -> str:
     rows = rep["rows"]
     count = lambda v: sum(r["verdict"] == v for r in rows)
@@ -165,16 +162,7 @@ def render(rep: dict) -> str:
            f"(change under {rep.get('min_change', 0):.0%} or not significant), "
            f"**{len(broke)} failing only in the candidate**, "
            f"{len(rep['failed']) - len(broke)} failing only in the locked environment."]
-    for verdict, title in (("regression", "Regressions"), ("direction unknown", "Moved, direction unknown"),
-                           ("improvement", "Improvements")):
-        moved = [r for r in rows if r["verdict"] == verdict]
-        if not moved:
-            continue
-        out += ["", f"## {title}", "", "| benchmark | metric | locked | candidate | change | confidence |",
-                "|---|---|---|---|---|---|"]
-        out += [f"| `{r['label']}` | {r['metric'] or ''} ({DIRECTION[r['higher_is_better']]}) "
-                f"| {alerts.fmt(r['a'], r['unit'])} | {alerts.fmt(r['b'], r['unit'])} | {alerts.pct(r['change'])} "
-                f"| {r['evidence']} |" for r in moved]
+    out += alerts.render_moved(rep)
     out += alerts.render_failed(rep)
     out += ["", f"asv's output: {rep['log']}"]
     return "\n".join(out) + "\n"
@@ -264,13 +252,7 @@ def run(args) -> int:
                min_change=args.min_change, log=str(log), seconds=round(time.monotonic() - started))
     text = render(rep)
     print(text, end="")
-    try:
-        if args.markdown:
-            args.markdown.write_text(text)
-        if args.json:
-            args.json.write_text(json.dumps(rep, indent=1, default=str) + "\n")
-    except OSError as exc:
-        print(f"llm-bench upgrade-check: could not write the report: {exc}", file=sys.stderr)
+    if not alerts.write_outputs("upgrade-check", text, rep, args.markdown, args.json):
         return 3
     bad = any(r["verdict"] == "regression" for r in rep["rows"]) or any(
         f["only_in"] == "locked" for f in rep["failed"])
