@@ -1,5 +1,6 @@
 """Speculative decoding on the embedded target and draft: greedy output equals plain greedy token
-for token for every method, acceptance bookkeeping adds up, and a mismatch is reported as one."""
+for token for every method, acceptance bookkeeping adds up (and raises when the hooks' counts
+disagree with the output), and a mismatch is reported as one."""
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -22,14 +23,15 @@ def setup():
     return target, draft, tok, _eos_ids(target, tok.eos_token_id), prompts
 
 
+@pytest.mark.parametrize("max_new", [MAX_NEW, 6])  # 6 cuts every output before its EOS
 @pytest.mark.parametrize("method", sp.METHODS)
-def test_greedy_exact_and_counts(setup, method):
+def test_greedy_exact_and_counts(setup, method, max_new):
     target, draft, tok, eos, prompts = setup
     kwargs = sp.method_kwargs(method, target, draft)
     total = Acceptance()
     for prompt in prompts:
-        plain = sp.generate_one(target, prompt, MAX_NEW, eos, tok.pad_token_id, {})
-        spec = sp.generate_one(target, prompt, MAX_NEW, eos, tok.pad_token_id, kwargs)
+        plain = sp.generate_one(target, prompt, max_new, eos, tok.pad_token_id, {})
+        spec = sp.generate_one(target, prompt, max_new, eos, tok.pad_token_id, kwargs)
         assert spec.token_ids == plain.token_ids
         assert plain.acceptance.drafted == 0
         assert plain.acceptance.target_passes >= len(plain.token_ids)
@@ -37,6 +39,46 @@ def test_greedy_exact_and_counts(setup, method):
         total.extend(spec.acceptance)
     assert total.drafted > 0
     assert all(s.drafted <= sp.NUM_DRAFT_TOKENS for s in total.steps)
+
+
+def test_per_pass_counts_and_positions(setup):
+    target, draft, tok, eos, prompts = setup
+    total = Acceptance()
+    for prompt in prompts:
+        run = sp.generate_one(target, prompt, MAX_NEW, eos, tok.pad_token_id, sp.method_kwargs("draft", target, draft))
+        assert run.acceptance.accepted + run.acceptance.target_passes == len(run.token_ids)
+        total.extend(run.acceptance)
+    # the target keeps some proposals whole and cuts others
+    assert max(s.drafted for s in total.steps) == sp.NUM_DRAFT_TOKENS
+    assert any(s.accepted == s.drafted > 0 for s in total.steps)
+    assert any(s.accepted < s.drafted for s in total.steps)
+    pos = total.per_position()
+    assert len(pos) == sp.NUM_DRAFT_TOKENS and pos == sorted(pos, reverse=True) and 0 < pos[0] <= 1
+    assert pos[0] == pytest.approx(sum(s.accepted >= 1 for s in total.steps) / total.drafts)
+
+
+class _DropsAPass(sp._Recorder):
+    def acceptance(self, *args):
+        del self.passes[1]
+        return super().acceptance(*args)
+
+
+class _ClaimsAllAccepted(sp._Recorder):
+    """Reports a verdict that accepts every proposal: the token after each input is the next input."""
+
+    def acceptance(self, *args):
+        for p in self.passes:
+            p.verdict = torch.cat([p.fed[1:], p.verdict[-1:]])[-len(p.verdict):]
+        return super().acceptance(*args)
+
+
+@pytest.mark.parametrize("broken", [_DropsAPass, _ClaimsAllAccepted])
+def test_counts_that_disagree_with_the_output_raise(monkeypatch, setup, broken):
+    target, draft, tok, eos, prompts = setup
+    monkeypatch.setattr(sp, "_Recorder", broken)
+    with pytest.raises(sp.BookkeepingError, match="bookkeeping is off|no verification pass|not the generated"):
+        for prompt in prompts:
+            sp.generate_one(target, prompt, MAX_NEW, eos, tok.pad_token_id, sp.method_kwargs("draft", target, draft))
 
 
 def test_embedded_draft_is_neither_useless_nor_perfect(setup):
