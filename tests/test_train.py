@@ -154,13 +154,44 @@ def test_t_interval():
     assert stats.t975(60) == pytest.approx(2.0003, abs=1e-4)
 
 
+# The embedded model's shape, and its FLOPs worked out by hand (flops.py's counting):
+# q, o: 256·(4·64) each; k, v: 256·(2·64) each; gate, up, down: 256·768 each; LM head 256·1000.
+TINY = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=64,
+            intermediate_size=768, vocab_size=1000)
+TINY_LINEAR = 4 * (2 * 65536 + 2 * 32768 + 3 * 196608) + 256000         # = 3,401,728
+TINY_ATTN_32 = 4 * 4 * 4 * 64 * 32                                        # 4·L·H·Q·T at T=32 = 131,072
+# LoRA rank 16 on every linear but the head: 16·(in + out) per weight, 4 layers
+TINY_LORA_16 = 4 * 16 * ((256 + 256) * 2 + (256 + 128) * 2 + (256 + 768) * 3)  # = 311,296
+
+
+def test_train_flops_by_hand():
+    from transformers import Qwen3Config
+
+    cfg = Qwen3Config(**TINY)
+    assert flops.linear_params(cfg) == TINY_LINEAR == 3_401_728
+    assert flops.attention_flops_per_token(cfg, 32) == TINY_ATTN_32 == 131_072
+    tokens = 2 * 32
+    # full: 6 FLOPs per weight per token, attention forward + backward = 3x
+    full = tokens * (6 * TINY_LINEAR + 3 * TINY_ATTN_32)
+    assert flops.train_flops_per_step(cfg, 2, 32, True, 0) == full == 1_331_429_376
+    # LoRA: frozen weights 4 (no weight gradient), adapter weights 6
+    lora = tokens * (4 * TINY_LINEAR + 6 * TINY_LORA_16 + 3 * TINY_ATTN_32)
+    assert flops.train_flops_per_step(cfg, 2, 32, False, TINY_LORA_16) == lora == 1_015_545_856
+    # sequence length enters the attention term only, and linearly per token
+    assert (flops.train_flops_per_step(cfg, 1, 64, True, 0) - 64 * 6 * TINY_LINEAR
+            == 64 * 3 * 2 * TINY_ATTN_32)
+
+
 def test_step_result_reports_every_number():
     r = cases_train.step_result(MODEL, "lora", "2x32")
     m = r["metrics"]
-    for name in ("train_step_s", "train_tokens_per_s", "peak_rss_bytes", "train_trainable_params",
-                 "train_total_params", "train_optimizer_state_bytes", "train_saved_bytes", "train_flops_per_s"):
+    for name in ("train_step_s", "train_tokens_per_s", "peak_rss_bytes", "train_total_params",
+                 "train_optimizer_state_bytes", "train_saved_bytes"):
         assert m[name] > 0, name
+    assert m["train_trainable_params"] == TINY_LORA_16
     assert m["train_tokens_per_s"] == pytest.approx(64 / m["train_step_s"])
+    hand = 64 * (4 * TINY_LINEAR + 6 * TINY_LORA_16 + 3 * TINY_ATTN_32)
+    assert m["train_flops_per_s"] == pytest.approx(hand / m["train_step_s"])
 
 
 def test_finetune_scores_the_task(monkeypatch):
