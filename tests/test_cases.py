@@ -9,7 +9,10 @@ from bench_lib.engines.base import EngineUnavailable
 from bench_lib.metrics import METRICS
 from bench_lib.tasks import get_task
 
+slow = pytest.mark.slow  # runs the case functions on the embedded model
 
+
+@slow
 @pytest.mark.parametrize("task", ["arc", "squad", "openmath"])
 def test_inference_result_has_every_metric(task):
     out = cases.inference_result("tiny-qwen3", task, 4)
@@ -22,6 +25,7 @@ def test_inference_result_has_every_metric(task):
     assert out["real_weights"] and len(out["texts"]) == 8
 
 
+@slow
 def test_random_weight_models_report_no_task_scores(monkeypatch):
     """An architecture-only model's answers are noise: its task scores must not be reported."""
     real = cases.get_spec
@@ -66,6 +70,7 @@ def test_asv_pick_and_track_helpers():
         common.track("cuda_max_allocated_bytes")(Holder(), "m", 1)
 
 
+@slow
 @pytest.mark.parametrize("task", ["arc", "squad", "openmath"])
 def test_generate_benchmark(benchmark, task):
     """pytest-benchmark times the same call as asv's GenerateTime.time_generate."""

@@ -21,25 +21,6 @@ ENGINES = ["hf", "hf-generate", "llamacpp", "vllm"]
 WAIT_PER_FORWARD = 2.0  # the planted slow step: busy wait per forward, in units of the forward's time
 
 
-@pytest.fixture(scope="module")
-def hf_engine():
-    return cases_engines.engine_with("hf", "tiny-qwen3")
-
-
-@pytest.fixture(scope="module")
-def llamacpp_engine():
-    pytest.importorskip("llama_cpp")
-    return cases_engines.engine_with("llamacpp", "tiny-qwen3")
-
-
-@pytest.fixture(scope="module")
-def tiny_prompt():
-    from bench_lib import cases
-    from bench_lib.workloads.generate import encode_prompts
-
-    return encode_prompts(cases.tokenizer_for("tiny-qwen3"), cases.examples_for("openmath", 1))[0]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
 def test_bare_loop_matches_suite_and_ratio_is_measured(engine, request):

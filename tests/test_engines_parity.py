@@ -8,6 +8,8 @@ import pytest
 
 from bench_lib import cases_engines
 
+pytestmark = pytest.mark.slow  # every test generates with the embedded model
+
 
 def _require(engine: str) -> None:
     if engine == "llamacpp":
@@ -30,11 +32,11 @@ def test_greedy_ids_match_hf(engine, gguf_type):
     assert not mismatches, f"{engine} {gguf_type}: ids differ from HF: {mismatches}"
 
 
-def test_parity_detects_a_difference(monkeypatch):
+def test_parity_detects_a_difference(monkeypatch, hf_engine):
     """The comparison itself can fail: an engine that drops its last token is caught."""
     from bench_lib.engines.base import Generation
 
-    real = cases_engines.engine_with("hf", "tiny-qwen3")
+    real = hf_engine
 
     class Truncating:
         name = "hf"

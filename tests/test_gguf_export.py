@@ -13,6 +13,8 @@ gguf = pytest.importorskip("gguf")
 from bench_lib import gguf_export  # noqa: E402
 from bench_lib.models import EMBEDDED_DIR, UnknownModelError  # noqa: E402
 
+slow = pytest.mark.slow  # exports the embedded model
+
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
@@ -24,6 +26,7 @@ def _field(reader, key):
     return reader.fields[key].contents()
 
 
+@slow
 def test_hyperparameters_follow_the_config(exported):
     cfg = json.loads((EMBEDDED_DIR / "tiny-qwen3" / "config.json").read_text())
     assert _field(exported, "general.architecture") == "qwen3"
@@ -33,6 +36,7 @@ def test_hyperparameters_follow_the_config(exported):
     assert _field(exported, "qwen3.attention.key_length") == cfg["head_dim"]
 
 
+@slow
 def test_tokenizer_is_declared_gpt2_with_specials(exported):
     from transformers import AutoTokenizer
 
@@ -51,6 +55,7 @@ def test_tokenizer_is_declared_gpt2_with_specials(exported):
     assert len(_field(exported, "tokenizer.ggml.merges")) > 0
 
 
+@slow
 def test_weights_are_the_hf_weights(exported):
     from safetensors.numpy import load_file
 
@@ -65,6 +70,7 @@ def test_weights_are_the_hf_weights(exported):
         np.testing.assert_array_equal(np.asarray(tensors[ours].data).reshape(hf[theirs].shape), hf[theirs])
 
 
+@slow
 def test_f16_and_bf16_halve_the_matrices(tmp_path):
     f16 = gguf.GGUFReader(gguf_export.export_gguf("tiny-qwen3", tmp_path / "a.gguf", "f16"))
     bf16 = gguf.GGUFReader(gguf_export.export_gguf("tiny-qwen3", tmp_path / "b.gguf", "bf16"))
@@ -82,6 +88,7 @@ def test_llama_rows_are_interleaved_per_head():
     assert out[:, 0].tolist()[:8] == [0, 12, 3, 15, 6, 18, 9, 21]  # head 0: rows 0,4,1,5,2,6,3,7
 
 
+@slow
 def test_cache_is_keyed_by_content(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
     model = tmp_path / "model"

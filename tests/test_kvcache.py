@@ -9,6 +9,7 @@ from bench_lib import models, quality  # noqa: E402
 from bench_lib.kvspec import kvcache, kvdecode  # noqa: E402
 
 PREFILL, DECODE = 256, 3
+slow = pytest.mark.slow  # fills caches from the embedded model
 
 
 @pytest.fixture(scope="module")
@@ -17,8 +18,8 @@ def bf16_model():
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return models.load_tokenizer(models.get_spec("tiny-qwen3"))
+def tokenizer(tiny_tokenizer):
+    return tiny_tokenizer
 
 
 def _filled_cache(model, tokenizer, kv_type):
@@ -34,6 +35,7 @@ def _filled_cache(model, tokenizer, kv_type):
     return cache
 
 
+@slow
 @pytest.mark.parametrize("kv_type", list(kvcache.KV_TYPES))
 def test_stored_bytes_equal_formula(bf16_model, tokenizer, kv_type):
     cache = _filled_cache(bf16_model, tokenizer, kv_type)
@@ -42,6 +44,7 @@ def test_stored_bytes_equal_formula(bf16_model, tokenizer, kv_type):
     assert kvcache.stored_bytes(cache) == expected
 
 
+@slow
 def test_4bit_below_8bit_below_16bit(bf16_model, tokenizer):
     size = {k: kvcache.stored_bytes(_filled_cache(bf16_model, tokenizer, k))
             for k in ("hqq-int4", "hqq-int8", "fp8", "dynamic")}
@@ -68,8 +71,9 @@ def test_missing_backend_names_the_install_command(monkeypatch):
         kvcache.kv_config("int3")
 
 
-def test_quality_sees_the_cache(tokenizer):
-    model = models.load_model(models.get_spec("tiny-qwen3"))
+@slow
+def test_quality_sees_the_cache(tokenizer, tiny_model):
+    model = tiny_model
     windows = quality.evaluation_windows(tokenizer, 64, 2)
     ref = quality.reference_logprobs(kvcache.decode_logits_fn(model, "dynamic"), windows)
     same = quality.compare(ref, kvcache.decode_logits_fn(model, "dynamic"))
@@ -84,9 +88,9 @@ def _no_quanto() -> bool:
     return importlib.util.find_spec("optimum") is None or importlib.util.find_spec("optimum.quanto") is None
 
 
+@slow
 @pytest.mark.parametrize("kv_type", ["dynamic", "fp8"])
-def test_decode_speed(benchmark, tokenizer, kv_type):
-    model = models.load_model(models.get_spec("tiny-qwen3"))
-    run = benchmark.pedantic(kvdecode.decode_run, args=(model, tokenizer, kv_type, 96, 8, "cpu"),
+def test_decode_speed(benchmark, tokenizer, kv_type, tiny_model):
+    run = benchmark.pedantic(kvdecode.decode_run, args=(tiny_model, tokenizer, kv_type, 96, 8, "cpu"),
                              rounds=3, warmup_rounds=1)
     assert len(run.token_ids) == 8 and run.cache.get_seq_length() == 95

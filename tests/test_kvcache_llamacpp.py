@@ -9,6 +9,7 @@ from bench_lib.kvspec import kvcache_llamacpp as kl  # noqa: E402
 from bench_lib.models import get_spec, load_config  # noqa: E402
 
 N_CTX = 256
+slow = pytest.mark.slow  # loads the embedded model's GGUF in llama.cpp
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +23,7 @@ def sizes():
     return out
 
 
+@slow
 def test_formula_matches_llamacpp_report(sizes):
     for kv_type, (expected, reported, cells) in sizes.items():
         assert cells >= N_CTX
@@ -30,6 +32,7 @@ def test_formula_matches_llamacpp_report(sizes):
         assert abs(expected - reported) <= 2 * 0.005 * 2**20, kv_type
 
 
+@slow
 def test_4bit_below_8bit_below_16bit(sizes):
     assert sizes["q4_0"][0] < sizes["q8_0"][0] < sizes["f16"][0]
 

@@ -12,6 +12,8 @@ import pytest
 from bench_lib.engines.base import EngineUnavailable
 from bench_lib.models import EMBEDDED_DIR, get_spec
 
+slow = pytest.mark.slow  # exports the embedded model to GGUF and runs it
+
 
 def test_missing_package_is_engine_unavailable(monkeypatch):
     from bench_lib.engines import llamacpp
@@ -42,6 +44,7 @@ def _prompts():
     return encode_prompts(cases.tokenizer_for("tiny-qwen3"), cases.examples_for("squad", 3))
 
 
+@slow
 def test_decode_loop_matches_llama_generate_and_chunks_long_prompts(engine, llama_cpp):
     """The engine's C-level loop gives Llama.generate's greedy tokens; a prompt longer than
     n_batch is decoded in chunks, with the same result."""
@@ -64,6 +67,7 @@ def test_decode_loop_matches_llama_generate_and_chunks_long_prompts(engine, llam
         small.close()
 
 
+@slow
 def test_ignore_eos_decodes_the_full_length(engine):
     prompts = _prompts()
     out = engine.generate(prompts, 30, ignore_eos=True)
@@ -71,6 +75,7 @@ def test_ignore_eos_decodes_the_full_length(engine):
     assert any(engine.is_eog(x) for ids in out.token_ids for x in ids)  # it did decode past an EOS
 
 
+@slow
 def test_generate_follows_the_protocol(engine):
     prompts = _prompts()
     out = engine.generate(prompts, 12)
@@ -110,6 +115,7 @@ def _llamacpp_logits(llama_cpp, gguf_path, ids):
         llm.close()
 
 
+@slow
 def test_qwen3_logits_match_hf(llama_cpp, tmp_path):
     from bench_lib.gguf_export import export_gguf
 
@@ -144,6 +150,7 @@ def tiny_llama(tmp_path_factory):
     return out
 
 
+@slow
 def test_llama_logits_match_hf_and_need_the_row_permutation(llama_cpp, tiny_llama, tmp_path, monkeypatch):
     from bench_lib import gguf_export
 
@@ -169,11 +176,13 @@ def test_missing_and_corrupt_gguf_are_clear_errors(llama_cpp, tmp_path):
         load(get_spec("tiny-qwen3"), "cpu", "float32", gguf_path=bad)
 
 
+@slow
 def test_context_overflow_is_a_clear_error(engine):
     with pytest.raises(ValueError, match="n_ctx"):
         engine.generate([[5] * 500], 100)
 
 
+@slow
 def test_engine_generation_benchmark(benchmark, llama_cpp):
     from bench_lib import cases_engines
 

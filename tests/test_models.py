@@ -4,6 +4,8 @@ import torch
 
 from bench_lib import config, models
 
+slow = pytest.mark.slow  # loads or builds a model
+
 
 def test_unknown_model_lists_known_names():
     with pytest.raises(models.UnknownModelError) as info:
@@ -29,11 +31,11 @@ def test_draft_shares_the_tokenizer():
     assert a.get_vocab() == b.get_vocab()
 
 
-def test_hub_path_loads_a_saved_copy_with_identical_outputs(tmp_path):
-    spec = models.get_spec("tiny-qwen3")
-    model = models.load_model(spec)
+@slow
+def test_hub_path_loads_a_saved_copy_with_identical_outputs(tmp_path, tiny_model, tiny_tokenizer):
+    model = tiny_model
     model.save_pretrained(tmp_path)
-    models.load_tokenizer(spec).save_pretrained(tmp_path)
+    tiny_tokenizer.save_pretrained(tmp_path)
     copy_spec = models.get_spec(str(tmp_path))
     assert copy_spec.kind == "hub" and copy_spec.real_weights
     copy = models.load_model(copy_spec)
@@ -63,6 +65,7 @@ def test_architecture_only_configs_have_published_sizes(name, total, low, high):
     assert low < billions < high, f"{name}: {billions:.3f}B parameters"
 
 
+@slow
 def test_architecture_only_model_is_built_with_random_weights_on_the_device():
     spec = models.get_spec("arch:Qwen/Qwen3-0.6B")
     model = models.load_model(spec, "cpu", "bfloat16")

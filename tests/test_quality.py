@@ -72,17 +72,17 @@ def test_scored_positions_are_the_second_half_of_the_window():
     assert list(range(8)[s]) == [4, 5, 6]  # predicting tokens 5, 6, 7
 
 
-def test_embedded_model_against_itself_and_in_bfloat16():
+@pytest.mark.slow  # runs the embedded model
+def test_embedded_model_against_itself_and_in_bfloat16(tiny_model, tiny_tokenizer):
     pytest.importorskip("torch")
     from bench_lib import models
 
     spec = models.get_spec("tiny-qwen3")
-    tok = models.load_tokenizer(spec)
-    windows = quality.evaluation_windows(tok, n_ctx=32, n_windows=4)
+    windows = quality.evaluation_windows(tiny_tokenizer, n_ctx=32, n_windows=4)
     assert windows.shape == (4, 32)
-    ref = quality.reference_logprobs(quality.hf_logits_fn(models.load_model(spec)), windows)
+    ref = quality.reference_logprobs(quality.hf_logits_fn(tiny_model), windows)
     assert ref.logprobs.shape[0] == 4 * 15 and np.array_equal(ref.targets[:15], windows[0, 17:])
-    same = quality.compare(ref, quality.hf_logits_fn(models.load_model(spec)))
+    same = quality.compare(ref, quality.hf_logits_fn(models.load_model(spec)))  # a second load
     assert same.kld_mean == 0.0 and same.same_top_p == 1.0
     bf16 = quality.compare(ref, quality.hf_logits_fn(models.load_model(spec, dtype="bfloat16")))
     assert bf16.kld_mean > 0.0

@@ -11,6 +11,7 @@ from bench_lib.quant import cache, gguf, pow2  # noqa: E402
 from bench_lib.quant.base import ArtifactError  # noqa: E402
 
 MODEL = "tiny-qwen3"
+slow = pytest.mark.slow  # quantizes and scores the embedded model
 
 
 def _result(scheme):
@@ -35,6 +36,7 @@ def _metric(results, scheme, name):
     return r["metrics"][name]
 
 
+@slow
 def test_bytes_shrink_32_then_8_then_4_bit(results):
     b = {s: _metric(results, s, "quant_weight_bytes") for s in ("none", "bnb-int8", "bnb-nf4")}
     assert b["none"] > b["bnb-int8"] > b["bnb-nf4"]
@@ -43,17 +45,20 @@ def test_bytes_shrink_32_then_8_then_4_bit(results):
     assert _metric(results, "none", "quant_bits_per_weight") == pytest.approx(32.0)
 
 
+@slow
 def test_kld_of_the_reference_against_itself_is_zero(results):
     assert _metric(results, "none", "quality_kld_mean") == 0.0
     assert _metric(results, "none", "quality_same_top_p") == 1.0
     assert _metric(results, "none", "quality_ppl_ratio") == 1.0
 
 
+@slow
 def test_four_bit_kld_is_at_least_eight_bit(results):
     assert _metric(results, "bnb-nf4", "quality_kld_mean") >= _metric(results, "bnb-int8", "quality_kld_mean") > 0
     assert _metric(results, "quanto-int4", "quality_kld_mean") >= _metric(results, "quanto-int8", "quality_kld_mean") > 0
 
 
+@slow
 def test_build_cost_is_recorded(results):
     m = results["pow2-int4"]["metrics"]
     assert m["quant_quantize_s"] > 0 and m["quant_build_peak_rss_bytes"] > 0
@@ -93,6 +98,7 @@ def test_gguf_sizes_whole_file_and_rejects_truncated_or_foreign_files(tmp_path):
         gguf.tensor_bytes(junk)
 
 
+@slow
 def test_truncated_cached_model_is_a_clear_error_then_rebuilt(tmp_path, monkeypatch):
     from bench_lib.models import get_spec
     from bench_lib.quant.registry import scheme_module
@@ -120,6 +126,7 @@ def test_unknown_scheme_names_the_known_ones(monkeypatch):
         cases_quant.scheme_names()
 
 
+@slow
 def test_quantize_pow2_benchmark(benchmark, tmp_path, monkeypatch):
     from bench_lib.models import get_spec
     from bench_lib.quant.registry import scheme_module
@@ -130,6 +137,7 @@ def test_quantize_pow2_benchmark(benchmark, tmp_path, monkeypatch):
     assert q.weight_bytes > 0
 
 
+@slow
 def test_gguf_types_on_the_same_yardstick():
     pytest.importorskip("llama_cpp")
     q8, q4 = _result("gguf-q8_0")["metrics"], _result("gguf-q4_0")["metrics"]

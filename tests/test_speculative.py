@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from bench_lib import cases, cases_kvspec, models  # noqa: E402
+from bench_lib import cases_kvspec  # noqa: E402
 from bench_lib.engines.hf import _eos_ids  # noqa: E402
 from bench_lib.kvspec import speculative as sp  # noqa: E402
 from bench_lib.kvspec.acceptance import Acceptance  # noqa: E402
@@ -14,15 +14,16 @@ from bench_lib.kvspec.acceptance import Acceptance  # noqa: E402
 MAX_NEW = 32
 
 
+slow = pytest.mark.slow  # generates with the embedded target and draft
+
+
 @pytest.fixture(scope="module")
-def setup():
-    target = models.load_model(models.get_spec("tiny-qwen3"))
-    draft = models.load_model(models.get_spec("tiny-qwen3-draft"))
-    tok = cases.tokenizer_for("tiny-qwen3")
+def setup(tiny_model, tiny_draft, tiny_tokenizer):
     prompts = cases_kvspec.spec_prompts("tiny-qwen3", "openmath", 3)
-    return target, draft, tok, _eos_ids(target, tok.eos_token_id), prompts
+    return tiny_model, tiny_draft, tiny_tokenizer, _eos_ids(tiny_model, tiny_tokenizer.eos_token_id), prompts
 
 
+@slow
 @pytest.mark.parametrize("max_new", [MAX_NEW, 6])  # 6 cuts every output before its EOS
 @pytest.mark.parametrize("method", sp.METHODS)
 def test_greedy_exact_and_counts(setup, method, max_new):
@@ -41,6 +42,7 @@ def test_greedy_exact_and_counts(setup, method, max_new):
     assert all(s.drafted <= sp.NUM_DRAFT_TOKENS for s in total.steps)
 
 
+@slow
 def test_per_pass_counts_and_positions(setup):
     target, draft, tok, eos, prompts = setup
     total = Acceptance()
@@ -72,6 +74,7 @@ class _ClaimsAllAccepted(sp._Recorder):
         return super().acceptance(*args)
 
 
+@slow
 @pytest.mark.parametrize("broken", [_DropsAPass, _ClaimsAllAccepted])
 def test_counts_that_disagree_with_the_output_raise(monkeypatch, setup, broken):
     target, draft, tok, eos, prompts = setup
@@ -81,6 +84,7 @@ def test_counts_that_disagree_with_the_output_raise(monkeypatch, setup, broken):
             sp.generate_one(target, prompt, MAX_NEW, eos, tok.pad_token_id, sp.method_kwargs("draft", target, draft))
 
 
+@slow
 def test_embedded_draft_is_neither_useless_nor_perfect(setup):
     target, draft, tok, eos, prompts = setup
     total = Acceptance()
@@ -102,6 +106,7 @@ def test_acceptance_definitions():
         a.add(2, 3)
 
 
+@slow
 def test_mismatch_fails_the_case(monkeypatch, setup):
     target, _, tok, eos, prompts = setup
     first = sp.generate_one(target, prompts[0], MAX_NEW, eos, tok.pad_token_id, {}).token_ids[0]
@@ -111,11 +116,12 @@ def test_mismatch_fails_the_case(monkeypatch, setup):
         cases_kvspec.speculative_result("tiny-qwen3", "prompt-lookup", "openmath", n_prompts=1)
 
 
-def test_unknown_method_lists_known(setup):
+def test_unknown_method_lists_known():
     with pytest.raises(KeyError, match="prompt-lookup"):
-        sp.method_kwargs("medusa", setup[0])
+        sp.method_kwargs("medusa", target=None)
 
 
+@slow
 def test_prompt_lookup_generation(benchmark, setup):
     target, draft, tok, eos, prompts = setup
     run = benchmark.pedantic(sp.generate_one, args=(target, prompts[0], MAX_NEW, eos, tok.pad_token_id,

@@ -8,6 +8,8 @@ pytest.importorskip("gguf")
 from bench_lib import cases_kvspec  # noqa: E402
 from bench_lib.kvspec import speculative_llamacpp as sl  # noqa: E402
 
+pytestmark = pytest.mark.slow  # runs the embedded models' GGUF exports in llama.cpp
+
 
 @pytest.mark.parametrize("method", ["draft", "prompt-lookup"])
 def test_greedy_exact(method):

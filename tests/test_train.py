@@ -16,6 +16,7 @@ from bench_lib.train.step import build_trainer, count_parameters, optimizer_stat
 
 MODEL = "tiny-qwen3"
 PEFT_METHODS = [m for m in methods.METHODS if m != "full"]
+slow = pytest.mark.slow  # builds (and trains) a model of its own: training changes the weights
 
 
 def _needs(method: str):
@@ -33,6 +34,7 @@ def batch():
     return cases_train.fixed_batch(MODEL, "2x32")
 
 
+@slow
 @pytest.mark.parametrize("method", PEFT_METHODS)
 def test_trainable_counts_match_peft(method):
     trainer = _trainer(method)
@@ -41,6 +43,7 @@ def test_trainable_counts_match_peft(method):
     assert 0 < trainable < total
 
 
+@slow
 def test_full_finetuning_trains_every_parameter(batch):
     trainer = _trainer("full")
     trainable, total = count_parameters(trainer.model)
@@ -51,6 +54,7 @@ def test_full_finetuning_trains_every_parameter(batch):
     assert unchanged == []
 
 
+@slow
 @pytest.mark.parametrize("method", list(methods.METHODS))
 def test_loss_falls_on_a_fixed_batch(method, batch):
     trainer = _trainer(method)
@@ -59,11 +63,13 @@ def test_loss_falls_on_a_fixed_batch(method, batch):
     assert losses[-1] < losses[0], losses
 
 
+@slow
 def test_same_seed_same_losses(batch):
     runs = [[_trainer("dora", seed=s).step(batch) for _ in range(3)] for s in (7, 7)]
     assert runs[0] == runs[1]
 
 
+@slow
 def test_seed_changes_the_adapter_initialisation():
     a, b = (_trainer("lora", seed=s).model for s in (1, 2))
     name = next(n for n, _ in a.named_parameters() if "lora_A" in n)
@@ -78,6 +84,7 @@ def test_packed_batches_repeat_per_seed():
     assert (one["labels"] != -100).any()
 
 
+@slow
 def test_adalora_allocator_is_stepped(batch):
     trainer = _trainer("adalora", total_steps=10)
     assert trainer.model.peft_config["default"].rank_pattern is None
@@ -87,11 +94,13 @@ def test_adalora_allocator_is_stepped(batch):
     assert trainer.model.peft_config["default"].rank_pattern is not None
 
 
+@slow
 def test_loraplus_uses_two_learning_rates():
     trainer = _trainer("loraplus")
     assert len({g["lr"] for g in trainer.optimizer.param_groups}) > 1
 
 
+@slow
 def test_adamw_state_is_two_fp32_moments_per_trainable_weight(batch):
     trainer = _trainer("lora")
     trainer.step(batch)
@@ -100,6 +109,7 @@ def test_adamw_state_is_two_fp32_moments_per_trainable_weight(batch):
     assert optimizer_state_bytes(trainer.optimizer) == 8 * trainable + 4 * tensors  # exp_avg, exp_avg_sq, step
 
 
+@slow
 def test_adapter_on_disk_is_the_adapter_only():
     trainer = _trainer("lora")
     trainable, _ = count_parameters(trainer.model)
@@ -107,12 +117,14 @@ def test_adapter_on_disk_is_the_adapter_only():
     assert 4 * trainable <= size < 4 * trainable + 64 * 1024
 
 
+@slow
 def test_linear_flop_count_matches_the_model():
     trainer = _trainer("full")
     linears = sum(m.weight.numel() for m in trainer.model.modules() if isinstance(m, torch.nn.Linear))
     assert flops.linear_params(trainer.model.config) == linears
 
 
+@slow
 def test_quantize_linears_in_place_matches_peft_count():
     bnb = pytest.importorskip("bitsandbytes")
     from bench_lib.models import get_spec, load_model
@@ -182,6 +194,7 @@ def test_train_flops_by_hand():
             == 64 * 3 * 2 * TINY_ATTN_32)
 
 
+@slow
 def test_step_result_reports_every_number():
     r = cases_train.step_result(MODEL, "lora", "2x32")
     m = r["metrics"]
@@ -194,6 +207,7 @@ def test_step_result_reports_every_number():
     assert m["train_flops_per_s"] == pytest.approx(hand / m["train_step_s"])
 
 
+@slow
 def test_finetune_scores_the_task(monkeypatch):
     from bench_lib.train.finetune import aggregate, finetune_once
 
