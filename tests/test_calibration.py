@@ -50,14 +50,14 @@ def test_empty_tables_are_undefined():
     assert math.isnan(calibration.ece([], [])) and math.isnan(calibration.brier([], []))
 
 
-def test_loglik_matches_a_direct_forward_pass_and_picks_the_best_choice():
+@pytest.mark.slow  # runs the embedded model
+def test_loglik_matches_a_direct_forward_pass_and_picks_the_best_choice(tiny_model, tiny_tokenizer):
     import torch
 
-    from bench_lib.cases import engine_for, examples_for, tokenizer_for
+    from bench_lib.cases import examples_for
     from bench_lib.workloads import loglik
 
-    model = engine_for("hf", "tiny-qwen3", "cpu", "float32").model
-    tok = tokenizer_for("tiny-qwen3")
+    model, tok = tiny_model, tiny_tokenizer
     for ex in examples_for("arc", 4):
         context, conts = loglik.arc_context(ex), [" " + c for c in ex.extra["choices"]]
         got = loglik.loglikelihoods(model, tok, context, conts)
@@ -76,6 +76,7 @@ def test_loglik_matches_a_direct_forward_pass_and_picks_the_best_choice():
         assert sum(record["probs"]) == pytest.approx(1.0)
 
 
+@pytest.mark.slow  # runs the embedded model
 def test_arc_loglik_case_reports_every_metric_with_its_interval():
     from bench_lib import cases, metrics
 
@@ -86,6 +87,7 @@ def test_arc_loglik_case_reports_every_metric_with_its_interval():
     assert 0.0 <= out["arc_loglik_brier"] <= 2.0 and 0.0 <= out["arc_loglik_ece"] <= 1.0
 
 
+@pytest.mark.slow  # runs the embedded model
 def test_quantized_model_has_its_calibration_row_and_a_paired_shift():
     from bench_lib import cases_quant
     from bench_lib.models import get_spec

@@ -41,6 +41,7 @@ def test_l40_is_not_read_as_l4():
     assert flops.PEAK_BF16_FLOPS[flops.device_model("NVIDIA L40", flops.PEAK_BF16_FLOPS)] == 181.05e12
 
 
+@pytest.mark.slow  # builds a trainer on the embedded model
 def test_vera_projections_of_the_tiny_model():
     pytest.importorskip("peft")
     from bench_lib.train.methods import TrainOptions
@@ -52,6 +53,7 @@ def test_vera_projections_of_the_tiny_model():
     assert flops.vera_projection_params(trainer.model) == 4 * 8 * ((256 + 256) + (256 + 128))
 
 
+@pytest.mark.slow  # builds a trainer on the embedded model
 def test_other_methods_add_no_frozen_projections():
     pytest.importorskip("peft")
     from bench_lib.train.methods import TrainOptions

@@ -76,16 +76,17 @@ def test_cpu_peaks_are_measured_once_and_cached(tmp_path, monkeypatch):
     assert len(list((tmp_path / "roofline").iterdir())) == 1
 
 
-def test_hf_engine_facts_count_its_parameters():
-    from bench_lib import cases
+@pytest.mark.slow  # loads the embedded model
+def test_hf_engine_facts_count_its_parameters(hf_engine):
     from bench_lib.models import get_spec, load_config
 
-    eng = cases.engine_for("hf", "tiny-qwen3", "cpu", "float32")
+    eng = hf_engine
     facts = roofline.engine_facts(eng, load_config(get_spec("tiny-qwen3")), "float32")
     assert facts["weight_bytes"] == 4 * sum(p.numel() for p in eng.model.parameters())
     assert facts["kv_element_bytes"] == 4 and facts["sequential"] is False
 
 
+@pytest.mark.slow  # loads the embedded model
 def test_inference_rows_carry_mbu_and_prefill_mfu_on_cpu():
     from bench_lib import cases
 
@@ -94,6 +95,7 @@ def test_inference_rows_carry_mbu_and_prefill_mfu_on_cpu():
     assert m["decode_bytes_per_s"] == pytest.approx(m["decode_bytes_per_token"] * m["output_tokens_per_s"])
 
 
+@pytest.mark.slow  # loads the embedded model
 def test_train_step_has_mfu_on_cpu():
     from bench_lib import cases_train
 
@@ -101,6 +103,7 @@ def test_train_step_has_mfu_on_cpu():
     assert m["train_mfu"] > 0
 
 
+@pytest.mark.slow  # loads the embedded model
 def test_llamacpp_rows_count_the_gguf_and_run_sequentially():
     pytest.importorskip("llama_cpp")
     import os

@@ -31,6 +31,7 @@ def knee_server(monkeypatch, tmp_path):
     server.stop()
 
 
+@pytest.mark.slow  # starts a server
 def test_search_finds_the_knee_within_one_bisection_step(knee_server):
     r = cases_serve_slo.search_result(knee_server, "tiny-qwen3", "ttft:150,tpot:100")
     m = r["metrics"]
@@ -51,6 +52,7 @@ def test_search_finds_the_knee_within_one_bisection_step(knee_server):
     assert r["plot"].endswith(".png") and open(r["plot"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow  # starts a server
 def test_prompts_are_fresh_per_load(knee_server):
     for load in ("concurrency:1", "concurrency:2"):
         cases_serve.serving_result(knee_server, "tiny-qwen3", load)
@@ -58,6 +60,7 @@ def test_prompts_are_fresh_per_load(knee_server):
     assert len(set(prompts)) == len(prompts) == 2 * (cases_serve.size().num_requests + 1)
 
 
+@pytest.mark.slow  # starts a server
 def test_a_server_dying_mid_search_ends_it_and_keeps_earlier_steps(knee_server):
     calls = []
 
