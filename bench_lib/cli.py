@@ -1,7 +1,6 @@
 """Command line: `python -m bench_lib.cli <command>` (also installed as `llm-bench`)."""
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ def cmd_summary(args) -> int:
 
     rows = asv_results.latest(asv_results.load(args.results))
     if not rows:
-        print(f"no asv results under {args.results}; run `make bench` first", file=sys.stderr)
+        print(f"llm-bench summary: no asv results under {args.results}; run `make bench` first", file=sys.stderr)
         return 1
     # asv writes null for a failed benchmark and NaN for a skipped one.
     failed = skipped = 0
@@ -48,10 +47,15 @@ def cmd_table(args) -> int:
 
     from bench_lib import asv_results
 
+    try:
+        pattern = re.compile(args.bench)
+    except re.error as exc:
+        print(f"llm-bench table: {args.bench!r} is not a regular expression ({exc})", file=sys.stderr)
+        return 2
     rows = [r for r in asv_results.latest(asv_results.load(args.results))
-            if re.search(args.bench, r.benchmark) and (not args.machine or r.machine == args.machine)]
+            if pattern.search(r.benchmark) and (not args.machine or r.machine == args.machine)]
     if not rows:
-        print(f"no results matching {args.bench!r} under {args.results}", file=sys.stderr)
+        print(f"llm-bench table: no results matching {args.bench!r} under {args.results}", file=sys.stderr)
         return 1
     methods = sorted({r.benchmark.rsplit(".", 1)[1] for r in rows})
     if args.columns:  # "ttft" or "track_ttft"
@@ -85,13 +89,36 @@ COMMANDS = {
     "cost": ("bench_lib.cost", "where a bench run's time went, per benchmark class"),
     "bisect": ("bench_lib.paired:bisect", "find the first commit whose benchmarks regressed, by paired runs"),
 }
+# Commands that measure: every BENCH_* setting is checked before they start (bench_lib.preflight).
+MEASURING = {"train", "quant", "engines", "kvspec", "upgrade-check", "compare-commits", "bisect"}
+
+
+def cmd_check_config(args) -> int:
+    """Exit 0 when every BENCH_* setting is usable, else one line per bad one and exit 2."""
+    from bench_lib import preflight
+
+    rc = preflight.check("llm-bench check-config")
+    if rc == 0 and not args.quiet:
+        print("llm-bench check-config: settings are usable", file=sys.stderr)
+    return rc
+
+
+def _user_errors() -> tuple[type, ...]:
+    """Errors that mean bad input (a setting, an option, a data file), not a bug: one line, exit 2."""
+    from bench_lib.config import ConfigError
+    from bench_lib.models import UnknownModelError
+    from bench_lib.tasks.base import DataError
+
+    return ConfigError, UnknownModelError, DataError
 
 
 def main(argv: list[str] | None = None) -> int:
     import importlib
 
+    from bench_lib.argcheck import OneLineParser
+
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="llm-bench", description="llm-bench utilities over asv results")
+    parser = OneLineParser(prog="llm-bench", description="llm-bench utilities over asv results")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("summary", help="table of the newest results per machine")
     p.add_argument("--results", type=Path, default=Path("results"))
@@ -102,21 +129,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--machine", default=None, help="only this asv machine")
     p.add_argument("--columns", default=None, help="comma-separated method names to show, in order")
     p.set_defaults(func=cmd_table)
+    p = sub.add_parser("check-config", help="check every BENCH_* setting without measuring (exit 2 if one is bad)")
+    p.add_argument("--quiet", action="store_true", help="print nothing when the settings are usable")
+    p.set_defaults(func=cmd_check_config)
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, add_help=False)
         p.set_defaults(module=module)
     args, rest = parser.parse_known_args(argv)
-    if not hasattr(args, "module"):
-        return args.func(parser.parse_args(argv))
-    module, _, variant = args.module.partition(":")
+    prog = f"llm-bench {args.command}"
     try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        print(f"llm-bench {args.command}: not available ({exc})", file=sys.stderr)
+        if not hasattr(args, "module"):
+            return args.func(parser.parse_args(argv))
+        module, _, variant = args.module.partition(":")
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as exc:
+            print(f"{prog}: not available ({exc})", file=sys.stderr)
+            return 2
+        sub_parser = OneLineParser(prog=prog)
+        getattr(mod, f"add_{variant}_arguments" if variant else "add_arguments")(sub_parser)
+        sub_args = sub_parser.parse_args(rest)
+        if args.command in MEASURING:
+            from bench_lib import preflight
+
+            if preflight.check(prog):
+                return 2
+        return getattr(mod, f"run_{variant}" if variant else "run")(sub_args)
+    except _user_errors() as exc:
+        print(f"{prog}: {str(exc).strip(chr(39))}", file=sys.stderr)
         return 2
-    sub_parser = argparse.ArgumentParser(prog=f"llm-bench {args.command}")
-    getattr(mod, f"add_{variant}_arguments" if variant else "add_arguments")(sub_parser)
-    return getattr(mod, f"run_{variant}" if variant else "run")(sub_parser.parse_args(rest))
 
 
 if __name__ == "__main__":

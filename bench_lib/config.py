@@ -49,7 +49,16 @@ def profile() -> Profile:
 
 
 def model_names() -> tuple[str, ...]:
-    return _env_list("BENCH_MODELS", "tiny-qwen3")
+    """BENCH_MODELS, each name checked against the registry (a directory with a saved model also counts)."""
+    from bench_lib.models import UnknownModelError, get_spec
+
+    names = _env_list("BENCH_MODELS", "tiny-qwen3")
+    for name in names:
+        try:
+            get_spec(name)
+        except UnknownModelError as exc:
+            raise ConfigError(f"BENCH_MODELS: {exc}") from None
+    return names
 
 
 def task_names() -> tuple[str, ...]:
@@ -68,11 +77,15 @@ def device() -> str:
 
     if want == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    index = want[5:] if want.startswith("cuda:") else "0"
+    if want not in ("cpu", "cuda") and not (want.startswith("cuda:") and index.isdigit()):
+        raise ConfigError(f"BENCH_DEVICE={want!r} is not one of auto, cpu, cuda, cuda:N")
     if want.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"BENCH_DEVICE={want} but torch sees no CUDA device (torch {torch.__version__}); "
                           "use BENCH_DEVICE=cpu or install a CUDA build of torch")
-    if want != "cpu" and not want.startswith("cuda"):
-        raise ConfigError(f"BENCH_DEVICE={want!r} is not one of auto, cpu, cuda, cuda:N")
+    if want.startswith("cuda:") and int(index) >= torch.cuda.device_count():
+        raise ConfigError(f"BENCH_DEVICE={want} but torch sees {torch.cuda.device_count()} CUDA device(s): "
+                          f"use cuda:0 to cuda:{torch.cuda.device_count() - 1}")
     return want
 
 
@@ -85,11 +98,23 @@ def dtype_name(dev: str | None = None) -> str:
     return want
 
 
+def threads() -> int | None:
+    """BENCH_THREADS as a positive number of threads; None when unset (torch's own choice)."""
+    raw = os.environ.get("BENCH_THREADS", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(f"BENCH_THREADS={raw!r} is not a number of threads; use a whole number >= 1, "
+                          f"e.g. BENCH_THREADS={os.cpu_count() or 4}, or unset it")
+    return int(raw)
+
+
 def apply_threads() -> None:
-    if os.environ.get("BENCH_THREADS"):
+    n = threads()
+    if n is not None:
         import torch
 
-        torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+        torch.set_num_threads(n)
 
 
 def cache_dir() -> "Path":

@@ -14,7 +14,6 @@ before every request so a repeated prompt is prefilled again, as the HF engine d
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -149,9 +148,11 @@ def _threads(n_threads: int | None) -> int:
     (llama-cpp-python's own default is half the logical CPUs)."""
     if n_threads is not None:
         return n_threads
-    env = os.environ.get("BENCH_THREADS")
-    if env:
-        return int(env)
+    from bench_lib import config
+
+    env = config.threads()
+    if env is not None:
+        return env
     import torch
 
     return torch.get_num_threads()

@@ -1,0 +1,163 @@
+"""Every BENCH_* setting checked once, before anything is measured or written.
+
+`python -m bench_lib.cli check-config` (run by `make bench` before asv) and the CLI's grid commands
+call `errors()`: one line per bad setting, naming the variable, the value and what it accepts.
+Each check reuses the function the suite itself reads the setting with, so the check and the run
+can never disagree. Nothing here loads a model; torch is imported only when BENCH_DEVICE asks for
+CUDA (to see whether there is one).
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Callable
+
+from bench_lib import config
+
+# Every variable the suite reads. A BENCH_* name outside this list is almost always a typo of
+# one inside it, which would otherwise silently run the default.
+KNOWN = ("BENCH_PROFILE", "BENCH_MODELS", "BENCH_TASKS", "BENCH_DEVICE", "BENCH_DTYPE", "BENCH_THREADS",
+         "BENCH_ENGINES", "BENCH_CACHE_DIR", "BENCH_DATA_DIR", "BENCH_DATA_SOURCE", "BENCH_QUANT_SCHEMES",
+         "BENCH_SEEDS", "BENCH_TRAIN_SHAPES", "BENCH_TRAIN_METHODS", "BENCH_DRAFT_MODEL", "BENCH_SERVE_LOADS",
+         "BENCH_SERVE_ENDPOINT", "BENCH_SERVE_GOODPUT", "BENCH_SERVE_URL", "BENCH_SERVE_MODEL",
+         "BENCH_SERVE_MAX_TOKENS", "BENCH_SERVE_FIXED_OUTPUT")
+
+
+def _models():
+    config.model_names()
+
+
+def _device_and_dtype():
+    config.dtype_name(config.device())
+
+
+def _engines():
+    from bench_lib import cases_engines
+
+    cases_engines.engine_names()
+
+
+def _quant_schemes():
+    from bench_lib.quant.registry import SCHEMES
+
+    raw = os.environ.get("BENCH_QUANT_SCHEMES")
+    if raw is None:
+        return
+    names = [s.strip() for s in raw.split(",") if s.strip()]
+    unknown = [s for s in names if s not in SCHEMES]
+    if unknown or not names:
+        raise config.ConfigError(f"BENCH_QUANT_SCHEMES={raw!r} names unknown scheme(s) {unknown}; "
+                                 f"known: {', '.join(SCHEMES)}")
+
+
+def _train():
+    from bench_lib.train import settings
+
+    try:
+        settings.shapes()
+    except config.ConfigError as exc:
+        if str(exc).startswith("BENCH_"):
+            raise
+        raise config.ConfigError(f"BENCH_TRAIN_SHAPES: {exc}") from None
+    settings.seeds()
+    settings.methods()
+
+
+def _data():
+    folder = os.environ.get("BENCH_DATA_DIR")
+    if folder and not Path(folder).is_dir():
+        raise config.ConfigError(f"BENCH_DATA_DIR={folder!r} is not a folder; give a folder holding "
+                                 "<task>-<split>.parquet or .jsonl files, or unset it")
+    source = os.environ.get("BENCH_DATA_SOURCE", "fixtures")
+    if not folder and source not in ("fixtures", "hub") and not source.startswith("hub:"):
+        raise config.ConfigError(f"BENCH_DATA_SOURCE={source!r} is not one of fixtures, hub, hub:<dataset path>")
+
+
+def _cache_dir():
+    try:
+        path = config.cache_dir()
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise config.ConfigError(f"BENCH_CACHE_DIR={os.environ.get('BENCH_CACHE_DIR', '')!r} cannot be written "
+                                 f"({exc.strerror or exc}); point it at a writable folder") from None
+
+
+def _draft():
+    from bench_lib.models import UnknownModelError, get_spec
+
+    name = os.environ.get("BENCH_DRAFT_MODEL")
+    if name:
+        try:
+            get_spec(name)
+        except UnknownModelError as exc:
+            raise config.ConfigError(f"BENCH_DRAFT_MODEL: {exc}") from None
+
+
+def _serve():
+    from bench_lib import cases_serve
+
+    raw = os.environ.get("BENCH_SERVE_MAX_TOKENS")
+    if raw is not None and (not raw.strip().isdigit() or int(raw) < 1):
+        raise config.ConfigError(f"BENCH_SERVE_MAX_TOKENS={raw!r} is not a number of tokens; use a whole number "
+                                 ">= 1, e.g. BENCH_SERVE_MAX_TOKENS=32")
+    url = os.environ.get("BENCH_SERVE_URL")
+    if url and not url.startswith(("http://", "https://")):
+        raise config.ConfigError(f"BENCH_SERVE_URL={url!r} is not an http:// or https:// address, "
+                                 "e.g. BENCH_SERVE_URL=http://127.0.0.1:8000")
+    # The serving module owns the syntax of its settings; each reader raises ConfigError.
+    readers = {"loads": "BENCH_SERVE_LOADS", "goodput_limits_s": "BENCH_SERVE_GOODPUT",
+               "fixed_output": "BENCH_SERVE_FIXED_OUTPUT", "endpoint": "BENCH_SERVE_ENDPOINT"}
+    for name, var in readers.items():
+        reader = getattr(cases_serve, name, None)
+        try:
+            if reader is not None:
+                reader()
+        except config.ConfigError as exc:
+            if str(exc).startswith(var):
+                raise
+            raise config.ConfigError(f"{var}: {exc}") from None
+
+
+CHECKS: tuple[Callable[[], None], ...] = (
+    config.profile, _models, config.task_names, _device_and_dtype, config.threads, _engines, _quant_schemes,
+    _train, _data, _cache_dir, _draft, _serve)
+
+
+def errors() -> list[str]:
+    """One line per setting that cannot be used; empty when the run can start."""
+    from bench_lib.models import UnknownModelError
+
+    out = []
+    for check in CHECKS:
+        try:
+            check()
+        except (config.ConfigError, UnknownModelError, KeyError) as exc:
+            line = str(exc).strip("'\"")
+            if line not in out:  # a bad BENCH_PROFILE also fails the checks that read the tier
+                out.append(line)
+    return out
+
+
+def unknown_variables() -> list[str]:
+    """A line per BENCH_* variable the suite does not read, with the nearest known name."""
+    out = []
+    for name in sorted(v for v in os.environ if v.startswith("BENCH_") and v not in KNOWN):
+        near = difflib.get_close_matches(name, KNOWN, n=1)
+        hint = f"did you mean {near[0]}?" if near else f"known: {', '.join(KNOWN)}"
+        out.append(f"{name} is not a setting llm-bench reads ({hint}); it is ignored")
+    return out
+
+
+def check(prog: str = "llm-bench") -> int:
+    """Print the problems, one line each, on stderr; 0 when the run can start, 2 otherwise."""
+    import sys
+
+    for line in unknown_variables():
+        print(f"{prog}: warning: {line}", file=sys.stderr)
+    problems = errors()
+    for line in problems:
+        print(f"{prog}: {line}", file=sys.stderr)
+    return 2 if problems else 0
