@@ -36,12 +36,41 @@ class Row:
 NOT_RESULTS = {"machine.json"}
 
 
+# What reading a damaged file raises: unreadable (OSError), not JSON or not text (ValueError),
+# JSON of another shape (AttributeError, TypeError, KeyError, IndexError).
+BAD_FILE = (OSError, ValueError, AttributeError, TypeError, KeyError, IndexError)
+
+
+class BadResultFile(ValueError):
+    """A result file that cannot be read; the message names the file."""
+
+
+def _describe(path: Path, exc: Exception, what: str) -> str:
+    return f"{path}: not a readable {what} ({type(exc).__name__}: {exc})"
+
+
+def _skip_warning(message: str) -> None:
+    print(f"llm-bench: warning: skipping {message}", file=sys.stderr)
+
+
 def benchmark_info(results_dir: Path) -> dict:
+    """results/benchmarks.json; empty (units and parameter names unknown) when missing or damaged."""
     path = Path(results_dir) / "benchmarks.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        info = json.loads(path.read_text())
+        if not isinstance(info, dict):
+            raise ValueError(f"top level is a {type(info).__name__}, not an object")
+        return info
+    except BAD_FILE as exc:
+        _skip_warning(_describe(path, exc, "asv benchmarks.json") + "; units and parameter names are unknown")
+        return {}
 
 
 def result_files(results_dir: Path) -> list[Path]:
+    if not Path(results_dir).is_dir():
+        return []
     out = []
     for machine_dir in sorted(p for p in Path(results_dir).iterdir() if p.is_dir()):
         out.extend(p for p in sorted(machine_dir.glob("*.json")) if p.name not in NOT_RESULTS)
@@ -49,7 +78,17 @@ def result_files(results_dir: Path) -> list[Path]:
 
 
 def read_file(path: Path, info: dict) -> list[Row]:
+    """The rows of one asv result file; BadResultFile naming it when it is damaged."""
+    try:
+        return _read_file(Path(path), info)
+    except BAD_FILE as exc:
+        raise BadResultFile(_describe(path, exc, "asv result file")) from exc
+
+
+def _read_file(path: Path, info: dict) -> list[Row]:
     data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"top level is a {type(data).__name__}, not an object")
     cols = data.get("result_columns", [])
     rows = []
     for bench, values in data.get("results", {}).items():
@@ -78,7 +117,13 @@ def read_file(path: Path, info: dict) -> list[Row]:
 def load(results_dir: Path | str) -> list[Row]:
     results_dir = Path(results_dir)
     info = benchmark_info(results_dir)
-    return [row for path in result_files(results_dir) for row in read_file(path, info)]
+    rows = []
+    for path in result_files(results_dir):
+        try:  # one damaged file costs its own rows, never the others'
+            rows.extend(read_file(path, info))
+        except BadResultFile as exc:
+            _skip_warning(str(exc))
+    return rows
 
 
 def latest(rows: list[Row]) -> list[Row]:
