@@ -470,19 +470,38 @@ def build(args) -> tuple[dict | None, str]:
     return rep, render_commit(rep)
 
 
+def _bad_option(args) -> str | None:
+    if args.window < 1:
+        return f"--window {args.window}: use a whole number >= 1 of earlier commits"
+    if not args.min_change >= 0:
+        return f"--min-change {args.min_change}: use a fraction >= 0, e.g. 0.05"
+    if not args.noise_factor > 0:
+        return f"--noise-factor {args.noise_factor}: use a number > 0, e.g. 3"
+    return None
+
+
 def run(args) -> int:
+    """Exit status: 0 no regression, 1 regression, 2 bad input (options, results), 3 output not written."""
+    problem = _bad_option(args)
+    if problem:
+        print(f"llm-bench alerts: {problem}", file=sys.stderr)
+        return 2
     try:
         if args.calibrate:
             print(f"A/A noise stored in {calibrate(*args.calibrate, args.results)}")
             return 0
         rep, text = build(args)
     except (ValueError, OSError, KeyError) as exc:
-        print(f"llm-bench alerts: {exc}", file=sys.stderr)
+        print(f"llm-bench alerts: {str(exc).strip(chr(39))}", file=sys.stderr)
         return 2
     print(text, end="")
-    if args.markdown:
-        args.markdown.write_text(text)
-    if args.json and rep is not None:
-        args.json.write_text(json.dumps(rep, indent=1, default=str) + "\n")
+    for path, content in ((args.markdown, text),
+                          (args.json, json.dumps(rep, indent=1, default=str) + "\n" if rep is not None else None)):
+        if path and content is not None:
+            try:
+                Path(path).write_text(content)
+            except OSError as exc:
+                print(f"llm-bench alerts: cannot write {path} ({exc.strerror or exc})", file=sys.stderr)
+                return 3
     regressed = rep is not None and any(c["verdict"] == "regression" for c in rep.get("changes", []))
     return 1 if regressed else 0
