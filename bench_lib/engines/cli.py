@@ -5,14 +5,22 @@ Runs the same case functions as the asv classes EngineParity and EngineOverhead,
 from __future__ import annotations
 
 import argparse
+import sys
+
+from bench_lib import argcheck
+from bench_lib.engines.registry import ENGINES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models", default=None, help="comma-separated models (default: BENCH_MODELS)")
-    parser.add_argument("--engines", default=None, help="engines of the overhead check (default: BENCH_ENGINES)")
-    parser.add_argument("--prompts", type=int, default=2, help="parity prompts per task (default 2)")
-    parser.add_argument("--repeats", type=int, default=6, help="interleaved overhead pairs (default 6)")
-    parser.add_argument("--max-new-tokens", type=int, default=None,
+    parser.add_argument("--models", type=argcheck.model_list, default=None,
+                        help="comma-separated models (default: BENCH_MODELS)")
+    parser.add_argument("--engines", type=argcheck.list_of(ENGINES, "engine"), default=None,
+                        help="engines of the overhead check (default: BENCH_ENGINES)")
+    parser.add_argument("--prompts", type=argcheck.int_at_least(1), default=2, help="parity prompts per task (default 2)")
+    parser.add_argument("--repeats", type=argcheck.int_at_least(1), default=6,
+                        help="interleaved overhead pairs (default 6)")
+    # Two tokens at least: the first is the prefill's, decode speed needs one more.
+    parser.add_argument("--max-new-tokens", type=argcheck.int_at_least(2), default=None,
                         help="decode steps per overhead run, EOS ignored (default 128)")
     parser.add_argument("--skip-parity", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
@@ -26,13 +34,20 @@ def _status(entry: dict) -> str | None:
     return None
 
 
-def parity_table(models, n_prompts: int) -> list[str]:
+def _count(entries, counts: dict) -> None:
+    for entry in entries:
+        counts["measured" if "result" in entry else "skipped" if "skip" in entry else "failed"] += 1
+
+
+def parity_table(models, n_prompts: int, counts: dict | None = None) -> list[str]:
     from bench_lib import cases, cases_engines
 
     combos = [(m, e, t, n_prompts) for m in models for e, t in cases_engines.PARITY_VARIANTS]
     lines = ["| model | engine | GGUF | identical / prompts | HF tokens per prompt | shortest agreeing prefix |",
              "|---|---|---|---|---|---|"]
-    for (m, e, t, _), entry in cases.run_grid(cases_engines.parity_result, combos).items():
+    grid = cases.run_grid(cases_engines.parity_result, combos)
+    _count(grid.values(), counts if counts is not None else {"measured": 0, "skipped": 0, "failed": 0})
+    for (m, e, t, _), entry in grid.items():
         status = _status(entry)
         if status:
             lines.append(f"| {m} | {e} | {t or '-'} | {status} | | |")
@@ -45,13 +60,15 @@ def parity_table(models, n_prompts: int) -> list[str]:
     return lines
 
 
-def overhead_table(models, engines, repeats: int, max_new: int) -> list[str]:
+def overhead_table(models, engines, repeats: int, max_new: int, counts: dict | None = None) -> list[str]:
     from bench_lib import cases, cases_engines
 
     combos = [(m, e, repeats, max_new) for m in models for e in engines]
     lines = ["| model | engine | suite / bare decode tok/s: median [IQR] | suite tok/s | bare tok/s | "
              "decode tokens | same ids |", "|---|---|---|---|---|---|---|"]
-    for (m, e, _, _), entry in cases.run_grid(cases_engines.overhead_result, combos).items():
+    grid = cases.run_grid(cases_engines.overhead_result, combos)
+    _count(grid.values(), counts if counts is not None else {"measured": 0, "skipped": 0, "failed": 0})
+    for (m, e, _, _), entry in grid.items():
         status = _status(entry)
         if status:
             lines.append(f"| {m} | {e} | {status} | | | | |")
@@ -68,11 +85,17 @@ def run(args) -> int:
 
     models = [m.strip() for m in args.models.split(",")] if args.models else list(config.model_names())
     engines = [e.strip() for e in args.engines.split(",")] if args.engines else list(cases_engines.engine_names())
+    if args.skip_parity and args.skip_overhead:
+        print("llm-bench engines: --skip-parity and --skip-overhead together leave nothing to run", file=sys.stderr)
+        return 2
+    counts = {"measured": 0, "skipped": 0, "failed": 0}
     if not args.skip_parity:
         print("\n## Greedy parity against HF (same prompt ids, one request at a time)\n")
-        print("\n".join(parity_table(models, args.prompts)))
+        print("\n".join(parity_table(models, args.prompts, counts)))
     if not args.skip_overhead:
-        max_new = args.max_new_tokens or cases_engines.OVERHEAD_MAX_NEW
+        max_new = cases_engines.OVERHEAD_MAX_NEW if args.max_new_tokens is None else args.max_new_tokens
         print(f"\n## Overhead: suite generate vs bare loop, decode tokens/s ({args.repeats} interleaved pairs)\n")
-        print("\n".join(overhead_table(models, engines, args.repeats, max_new)))
-    return 0
+        print("\n".join(overhead_table(models, engines, args.repeats, max_new, counts)))
+    print(f"\n{counts['measured']} rows measured, {counts['skipped']} skipped, {counts['failed']} failed", file=sys.stderr)
+    # A table without one measured row, or with a failed one, is not a result.
+    return 1 if counts["failed"] or not counts["measured"] else 0

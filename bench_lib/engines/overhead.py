@@ -120,6 +120,9 @@ def suite_run(engine, prompt: Sequence[int], max_new_tokens: int) -> DecodeRun:
 
 def compare(engine, prompt: Sequence[int], max_new_tokens: int, repeats: int, warmup: int = 1) -> dict:
     """Interleaved suite/bare runs; the ratio suite/bare of decode tokens/s per pair, with spread."""
+    if repeats < 1 or max_new_tokens < 2:
+        # No pair, or no decode step after the prefill's token: there is no ratio to report.
+        raise ValueError(f"overhead needs repeats >= 1 and max_new_tokens >= 2 (got {repeats}, {max_new_tokens})")
     if engine.name not in BARE_LOOPS:
         raise NotImplementedError(f"no bare decode loop is defined for engine {engine.name!r}; "
                                   f"defined for: {', '.join(BARE_LOOPS)}")

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 
 
+ENGINES = ("hf", "llamacpp", "vllm")
+
+
 def add_arguments(parser) -> None:
     from bench_lib import config
     from bench_lib.cases_kvspec import KV_CONTEXTS
@@ -13,14 +16,19 @@ def add_arguments(parser) -> None:
     from bench_lib.kvspec.kvcache_llamacpp import KV_TYPES as LLAMACPP_TYPES
     from bench_lib.kvspec.kvcache_vllm import KV_TYPES as VLLM_TYPES
 
-    parser.add_argument("--models", default=",".join(config.model_names()))
-    parser.add_argument("--engines", default="hf,llamacpp,vllm", help="hf, llamacpp and/or vllm")
-    parser.add_argument("--kv-types", default=",".join(KV_TYPES),
+    from bench_lib import argcheck
+    from bench_lib.tasks import TASKS
+
+    parser.add_argument("--models", type=argcheck.model_list, default=",".join(config.model_names()))
+    parser.add_argument("--engines", type=argcheck.list_of(ENGINES, "engine"), default=",".join(ENGINES),
+                        help="hf, llamacpp and/or vllm")
+    parser.add_argument("--kv-types", type=argcheck.list_of(KV_TYPES, "HF KV type"), default=",".join(KV_TYPES),
                         help="HF types; llama.cpp runs " + ",".join(LLAMACPP_TYPES) + ", vLLM " + ",".join(VLLM_TYPES))
-    parser.add_argument("--contexts", default=",".join(map(str, KV_CONTEXTS)))
-    parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--tasks", default="squad")
-    parser.add_argument("--n-prompts", type=int, default=None, help="speculative prompts per task (default: profile)")
+    parser.add_argument("--contexts", type=argcheck.int_list(1), default=",".join(map(str, KV_CONTEXTS)))
+    parser.add_argument("--methods", type=argcheck.list_of(METHODS, "method"), default=",".join(METHODS))
+    parser.add_argument("--tasks", type=argcheck.list_of(TASKS, "task"), default="squad")
+    parser.add_argument("--n-prompts", type=argcheck.int_at_least(1), default=None,
+                        help="speculative prompts per task (default: profile)")
     parser.add_argument("--only", choices=("kv", "spec"), default=None)
 
 
@@ -75,7 +83,7 @@ def run(args) -> int:
     models, engines, tasks = _split(args.models), _split(args.engines), _split(args.tasks)
     contexts = [int(c) for c in _split(args.contexts)]
     print(f"profile {config.profile().name}, device {config.device()}")
-    failed = 0
+    failed = measured = 0
     if args.only in (None, "kv"):
         print("\n### KV cache\n")
         grid = {}
@@ -86,6 +94,7 @@ def run(args) -> int:
                 grid[(engine, *key)] = entry
         print("\n".join(_table(["engine", "model", "kv type", "context"], KV_COLUMNS, grid)))
         failed += sum("error" in e for e in grid.values())
+        measured += sum("result" in e for e in grid.values())
     if args.only in (None, "spec"):
         print("\n### Speculative decoding\n")
         grid = {}
@@ -95,4 +104,6 @@ def run(args) -> int:
                 grid[(engine, *key)] = entry
         print("\n".join(_table(["engine", "model", "method", "task"], SPEC_COLUMNS, grid)))
         failed += sum("error" in e for e in grid.values())
-    return 1 if failed else 0
+        measured += sum("result" in e for e in grid.values())
+    # A table without one measured row, or with a failed one, is not a result.
+    return 1 if failed or not measured else 0

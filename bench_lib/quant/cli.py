@@ -13,8 +13,13 @@ COLUMNS = ("scheme", "engine", "MiB", "bits/w", "KLD mean", "KLD p99", "same top
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", default=None, help="model name (default: first of BENCH_MODELS)")
-    parser.add_argument("--schemes", default=None, help="comma-separated schemes (default: BENCH_QUANT_SCHEMES or all)")
+    from bench_lib import argcheck
+    from bench_lib.quant.registry import SCHEMES
+
+    parser.add_argument("--model", type=argcheck.model_name, default=None,
+                        help="model name (default: first of BENCH_MODELS)")
+    parser.add_argument("--schemes", type=argcheck.list_of(SCHEMES, "scheme"), default=None,
+                        help="comma-separated schemes (default: BENCH_QUANT_SCHEMES or all)")
     parser.add_argument("--no-tasks", action="store_true", help="skip task deltas and decode speed (quality only)")
     parser.add_argument("--kld-details", action="store_true", help="print llama.cpp's full statistics per scheme")
 
@@ -67,4 +72,5 @@ def run(args) -> int:
         for (_, scheme), entry in grid.items():
             if "result" in entry:
                 print(f"\n### {scheme}\n```\n{quality.format_stats(entry['result']['kld'])}\n```")
-    return 1 if any("error" in e for e in grid.values()) else 0
+    # A table without one measured row, or with a failed one, is not a result.
+    return 1 if any("error" in e for e in grid.values()) or not any("result" in e for e in grid.values()) else 0

@@ -15,16 +15,29 @@ PUBLISHED = {"train_qlora_over_lora_allocated": 0.38, "train_vera_over_lora_allo
 SCORE = {"arc": "arc_macro_f1", "squad": "squad_f1", "openmath": "openmath_exact"}
 
 
+def _method_names():
+    from bench_lib.train.methods import METHODS
+
+    return METHODS
+
+
 def add_arguments(parser) -> None:
-    parser.add_argument("--model", default=None, help="model name (default: the first of BENCH_MODELS)")
-    parser.add_argument("--methods", default=None, help="comma-separated methods (default: BENCH_TRAIN_METHODS or all)")
-    parser.add_argument("--shape", default=None, help="BATCHxSEQ of the step (default: the tier's first shape)")
-    parser.add_argument("--task", default="openmath", help="task fine-tuned and scored (arc, squad, openmath)")
+    from bench_lib import argcheck
+
+    parser.add_argument("--model", type=argcheck.model_name, default=None,
+                        help="model name (default: the first of BENCH_MODELS)")
+    parser.add_argument("--methods", type=argcheck.list_of(_method_names, "method"), default=None,
+                        help="comma-separated methods (default: BENCH_TRAIN_METHODS or all)")
+    parser.add_argument("--shape", type=argcheck.shape, default=None,
+                        help="BATCHxSEQ of the step (default: the tier's first shape)")
+    parser.add_argument("--task", type=argcheck.one_of(SCORE, "task"), default="openmath",
+                        help="task fine-tuned and scored (arc, squad, openmath)")
     parser.add_argument("--no-finetune", action="store_true", help="step measurements only")
     parser.add_argument("--ratios", action="store_true",
                         help="GPU only: LoRA r=256, QLoRA-nf4 r=256, VeRA r=512 memory ratios on arch:Qwen/Qwen3-8B")
-    parser.add_argument("--ratio-model", default=None, help="model of --ratios (default arch:Qwen/Qwen3-8B)")
-    parser.add_argument("--ratio-shape", default="1x512", help="BATCHxSEQ of --ratios")
+    parser.add_argument("--ratio-model", type=argcheck.model_name, default=None,
+                        help="model of --ratios (default arch:Qwen/Qwen3-8B)")
+    parser.add_argument("--ratio-shape", type=argcheck.shape, default="1x512", help="BATCHxSEQ of --ratios")
     parser.add_argument("--grad-ckpt", action="store_true", help="gradient checkpointing in --ratios")
     parser.add_argument("--ratio-targets", default=None,
                         help="adapter targets of --ratios: comma-separated module names or all-linear "
@@ -157,6 +170,17 @@ def run(args) -> int:
         text, raw = method_table(model, methods, shape, task)
     print(text)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(_jsonable(raw), f, indent=1, default=str)
-    return 0
+        try:
+            with open(args.json, "w") as f:
+                json.dump(_jsonable(raw), f, indent=1, default=str)
+        except OSError as exc:
+            print(f"llm-bench train: cannot write {args.json} ({exc.strerror or exc})", file=sys.stderr)
+            return 3
+    if args.ratios:
+        return 0
+    entries = [e for grid in raw.values() for e in grid.values()]
+    failed = sum("error" in e for e in entries)
+    measured = sum("result" in e for e in entries)
+    print(f"\n{measured} measured, {len(entries) - measured - failed} skipped, {failed} failed", file=sys.stderr)
+    # A table without one measured row, or with a failed one, is not a result.
+    return 1 if failed or not measured else 0
