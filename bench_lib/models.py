@@ -10,7 +10,9 @@ Three kinds of name:
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,10 +64,34 @@ def get_spec(name: str) -> ModelSpec:
         "or give a directory holding a saved Hugging Face model (config.json and weights)")
 
 
-def _offline_if_local(spec: ModelSpec) -> None:
-    if spec.kind != "hub":
-        # Embedded and architecture-only models never need the hub: make that a guarantee.
-        os.environ["HF_HUB_OFFLINE"] = "1"
+@contextlib.contextmanager
+def _offline_if_local(spec: ModelSpec):
+    """Within the block, embedded and architecture-only models cannot reach the hub: they never need it.
+
+    huggingface_hub reads HF_HUB_OFFLINE once, when it is imported, into constants.HF_HUB_OFFLINE
+    (what its is_offline_mode() and transformers consult); setting only the variable after that
+    import changes nothing. So both are set, and put back afterwards, so that a hub model loaded
+    later in the same process can still download."""
+    if spec.kind == "hub":
+        yield
+        return
+    hub_constants = sys.modules.get("huggingface_hub.constants")
+    saved_env, saved_flag = os.environ.get("HF_HUB_OFFLINE"), getattr(hub_constants, "HF_HUB_OFFLINE", None)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    if hub_constants is not None:
+        hub_constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        if saved_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved_env
+        hub_constants = sys.modules.get("huggingface_hub.constants")
+        if hub_constants is not None:
+            # Imported inside the block: it read "1"; outside it is what the environment says.
+            hub_constants.HF_HUB_OFFLINE = (saved_flag if saved_flag is not None
+                                            else hub_constants._is_true(saved_env))
 
 
 def torch_dtype(name: str):
@@ -77,8 +103,8 @@ def torch_dtype(name: str):
 def load_tokenizer(spec: ModelSpec):
     from transformers import AutoTokenizer
 
-    _offline_if_local(spec)
-    tok = AutoTokenizer.from_pretrained(spec.tokenizer_location)
+    with _offline_if_local(spec):
+        tok = AutoTokenizer.from_pretrained(spec.tokenizer_location)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     return tok
@@ -87,13 +113,13 @@ def load_tokenizer(spec: ModelSpec):
 def load_config(spec: ModelSpec):
     from transformers import AutoConfig
 
-    _offline_if_local(spec)
-    if spec.kind == "arch":
-        import json
+    with _offline_if_local(spec):
+        if spec.kind == "arch":
+            import json
 
-        data = json.loads(Path(spec.location).read_text())
-        return AutoConfig.for_model(data.pop("model_type"), **data)
-    return AutoConfig.from_pretrained(spec.location)
+            data = json.loads(Path(spec.location).read_text())
+            return AutoConfig.for_model(data.pop("model_type"), **data)
+        return AutoConfig.from_pretrained(spec.location)
 
 
 def load_model(spec: ModelSpec, device: str = "cpu", dtype: str = "float32", **kwargs):
@@ -101,17 +127,17 @@ def load_model(spec: ModelSpec, device: str = "cpu", dtype: str = "float32", **k
     import torch
     from transformers import AutoModelForCausalLM
 
-    _offline_if_local(spec)
-    if spec.kind == "arch":
-        config = load_config(spec)
-        # Built on the device itself: an 8B model never passes through CPU memory.
-        with torch.device(device):
-            model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype(dtype))
-    else:
-        model = AutoModelForCausalLM.from_pretrained(spec.location, dtype=torch_dtype(dtype),
-                                                     device_map=device if "quantization_config" in kwargs else None,
-                                                     **kwargs)
-        if "quantization_config" not in kwargs:
-            model.to(device)
+    with _offline_if_local(spec):
+        if spec.kind == "arch":
+            config = load_config(spec)
+            # Built on the device itself: an 8B model never passes through CPU memory.
+            with torch.device(device):
+                model = AutoModelForCausalLM.from_config(config, dtype=torch_dtype(dtype))
+        else:
+            model = AutoModelForCausalLM.from_pretrained(
+                spec.location, dtype=torch_dtype(dtype),
+                device_map=device if "quantization_config" in kwargs else None, **kwargs)
+            if "quantization_config" not in kwargs:
+                model.to(device)
     model.eval()
     return model
