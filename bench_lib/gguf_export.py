@@ -4,7 +4,9 @@ so llama.cpp runs the very same weights and token ids as the HF engine.
 Tensors are streamed: the header is written from shapes alone, then each tensor is loaded,
 converted and written, so an 8B model never sits in memory twice. 1-D tensors (norms) stay F32,
 as llama.cpp expects. Cached files are keyed by the model files' contents, the output type, the
-exporter version and the gguf package version.
+exporter version and the gguf package version. Beside each cached file, `<file>.check` records its
+size and sha256 when it is written; a file that no longer matches (overwritten bytes, truncated,
+no record) is exported again, with a line on stderr saying why.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 EXPORTER_VERSION = "1"
@@ -287,7 +290,7 @@ def cached_gguf(model: str, out_type: str = "f32") -> Path:
     """The GGUF of `model` under cache_dir()/gguf, exported on first use."""
     import gguf
 
-    from bench_lib import config
+    from bench_lib import artifact_check, config
 
     if out_type not in OUT_TYPES:
         raise GGUFExportError(f"out_type {out_type!r} is not one of {', '.join(OUT_TYPES)}")
@@ -296,8 +299,13 @@ def cached_gguf(model: str, out_type: str = "f32") -> Path:
     key = f"{_files_digest(src)}-x{EXPORTER_VERSION}-gguf{version}"
     safe_name = model.strip("/").replace("/", "--").replace(":", "-")[-80:]
     path = config.cache_dir() / "gguf" / f"{safe_name}-{out_type}-{key}.gguf"
-    if not path.exists():
+    problem = artifact_check.verify(path) if path.exists() else None
+    if problem:
+        print(f"llm-bench: rebuilding {path}: {problem}", file=sys.stderr)
+        path.unlink(missing_ok=True)
+    if problem or not path.exists():
         export_gguf(model, path, out_type)
+        artifact_check.record(path)
     return path
 
 

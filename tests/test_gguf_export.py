@@ -115,3 +115,36 @@ def test_bad_input_gets_a_clear_error(tmp_path):
     with pytest.raises(gguf_export.GGUFExportError, match="GPT2LMHeadModel is not supported"):
         gguf_export.export_gguf(str(model), tmp_path / "x.gguf")
     assert not (tmp_path / "x.gguf").exists()
+
+
+@slow
+def test_cache_rebuilds_a_damaged_or_truncated_file_and_says_so(tmp_path, monkeypatch, capfd):
+    import os
+
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path))
+    path = gguf_export.cached_gguf("tiny-qwen3", "f32")
+    good = path.read_bytes()
+    assert (path.parent / (path.name + ".check")).exists()
+    capfd.readouterr()
+
+    stamp = path.stat().st_mtime_ns
+    assert gguf_export.cached_gguf("tiny-qwen3", "f32") == path and path.stat().st_mtime_ns == stamp
+    assert "rebuilding" not in capfd.readouterr().err  # an intact file is reused
+
+    with open(path, "r+b") as f:  # bytes overwritten in the middle: same size, other content
+        f.seek(len(good) // 2)
+        f.write(b"\xff" * 65536)
+    os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
+    gguf_export.cached_gguf("tiny-qwen3", "f32")
+    assert "sha256 differs" in capfd.readouterr().err
+    assert path.read_bytes() == good
+
+    path.write_bytes(good[: len(good) // 3])  # truncated
+    gguf_export.cached_gguf("tiny-qwen3", "f32")
+    assert "truncated" in capfd.readouterr().err
+    assert path.read_bytes() == good
+
+    (path.parent / (path.name + ".check")).unlink()  # a file nobody recorded (interrupted write)
+    gguf_export.cached_gguf("tiny-qwen3", "f32")
+    assert "no readable record" in capfd.readouterr().err
+    assert path.read_bytes() == good

@@ -99,7 +99,7 @@ def test_gguf_sizes_whole_file_and_rejects_truncated_or_foreign_files(tmp_path):
 
 
 @slow
-def test_truncated_cached_model_is_a_clear_error_then_rebuilt(tmp_path, monkeypatch):
+def test_truncated_cached_model_is_a_clear_error_then_rebuilt(tmp_path, monkeypatch, capfd):
     from bench_lib.models import get_spec
     from bench_lib.quant.registry import scheme_module
 
@@ -113,11 +113,35 @@ def test_truncated_cached_model_is_a_clear_error_then_rebuilt(tmp_path, monkeypa
     artifact.write_bytes(artifact.read_bytes()[:1000])
     with pytest.raises(ArtifactError, match="corrupt or truncated"):
         cache.load(entry, spec, module, ctx)
-    with pytest.warns(UserWarning, match="rebuilding"):
-        q2, record2 = cache.get_or_build(spec, "pow2-int4", ctx)
+    q2, record2 = cache.get_or_build(spec, "pow2-int4", ctx)
+    assert "rebuilding pow2-int4" in capfd.readouterr().err
     assert not record2.from_cache and q2.weight_bytes == q.weight_bytes
     _, record3 = cache.get_or_build(spec, "pow2-int4", ctx)
     assert record3.from_cache and math.isclose(record3.quantize_s, record2.quantize_s)
+
+
+@slow
+def test_failed_build_leaves_no_temporary_entry(tmp_path, monkeypatch):
+    from bench_lib.models import get_spec
+    from bench_lib.quant.base import SchemeUnavailable
+
+    pytest.importorskip("llama_cpp")
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path))
+    spec, ctx = get_spec("arch:Qwen/Qwen3-0.6B"), cases_quant.context(MODEL)
+    with pytest.raises(SchemeUnavailable, match="architecture-only"):  # fails inside the build
+        cache.get_or_build(spec, "gguf-q8_0", ctx)
+    assert not [p for p in (tmp_path / "quant").iterdir()]
+
+
+def test_damaged_gguf_source_is_refused_before_llama_cpp_and_leaves_no_output(tmp_path):
+    pytest.importorskip("llama_cpp")
+    good = _tiny_gguf(tmp_path / "ok.gguf")
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size - 1000])
+    dst = tmp_path / "out.gguf"
+    with pytest.raises(ArtifactError, match="cut.gguf"):
+        gguf.quantize_file(cut, dst, "Q8_0")
+    assert not dst.exists()
 
 
 def test_unknown_scheme_names_the_known_ones(monkeypatch):

@@ -15,7 +15,7 @@ import hashlib
 import json
 import platform
 import shutil
-import warnings
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -151,12 +151,16 @@ def get_or_build(spec, scheme: str, ctx: Context, rebuild: bool = False) -> tupl
             if record.host == platform.node():
                 return _runtime(q, module), record
         except ArtifactError as exc:
-            warnings.warn(f"rebuilding: {exc}")
+            print(f"llm-bench: rebuilding {scheme} for {spec.name}: {exc}", file=sys.stderr)
     tmp = entry.with_name(entry.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    q, record = build(spec, scheme, module, variant, Context(**{**vars(ctx), "workdir": tmp}))
-    save(entry, q, module, record)
+    try:
+        q, record = build(spec, scheme, module, variant, Context(**{**vars(ctx), "workdir": tmp}))
+        save(entry, q, module, record)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a failed build leaves no half-written entry behind
+        raise
     if q.engine == "llamacpp":
         q.path = entry / Path(q.path).name
     return _runtime(q, module), record

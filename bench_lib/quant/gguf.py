@@ -51,12 +51,19 @@ def tensor_bytes(path: Path) -> int:
 
 
 def quantize_file(src: Path, dst: Path, type_name: str) -> None:
+    """llama.cpp's quantizer on a source checked first; a failed run leaves no partial `dst`."""
     llama_cpp = _llama_cpp()
+    tensor_bytes(src)  # llama.cpp's own reader only says "returned 1" on a damaged source
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{type_name}")
-    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
-    if rc != 0:
-        raise RuntimeError(f"llama_model_quantize({src.name} -> {type_name}) returned {rc}")
+    try:
+        rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
+        if rc != 0:
+            raise RuntimeError(f"llama_model_quantize({src.name} -> {type_name}) returned {rc}")
+        tensor_bytes(dst)
+    except BaseException:
+        Path(dst).unlink(missing_ok=True)
+        raise
 
 
 def quantize(spec, variant: str, ctx) -> Quantized:
