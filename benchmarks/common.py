@@ -6,13 +6,19 @@ Grid values come from BENCH_MODELS / BENCH_TASKS / BENCH_PROFILE (see bench_lib.
 """
 from __future__ import annotations
 
-from bench_lib import config
+from bench_lib import config, preflight
 from bench_lib.metrics import metric
 
 try:
     from asv_runner.benchmarks.mark import SkipNotImplemented
 except ImportError:  # outside asv
     SkipNotImplemented = NotImplementedError
+
+# A setting that would make every combination fail stops asv's discovery, before any result is
+# written; `make bench` runs the same check before asv starts.
+_PROBLEMS = preflight.errors()
+if _PROBLEMS:
+    raise config.ConfigError("; ".join(_PROBLEMS))
 
 MODELS = list(config.model_names())
 TASKS = list(config.task_names())

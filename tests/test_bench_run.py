@@ -1,0 +1,109 @@
+"""`make bench`'s asv step (bench_lib.bench_run) with real asv runs on a two-file suite: an
+interrupted run keeps the area that finished, a narrowed run keeps the full benchmarks.json, and a
+bad setting leaves an earlier run's files byte-identical."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ASV = str(Path(sys.executable).parent / "asv")
+pytestmark = pytest.mark.slow
+
+# Area a answers at once with $VALUE; area b waits $WAIT seconds first (the run to interrupt).
+SUITE = {
+    "bench_a.py": "import os\n\ndef track_value():\n    return float(os.environ.get('VALUE', '1'))\n",
+    "bench_b.py": ("import os, time\n\ndef track_wait():\n    time.sleep(float(os.environ.get('WAIT', '0')))\n"
+                   "    return 7.0\n\ntrack_wait.timeout = 600\n"),
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True).returncode:
+        pytest.skip("asv records results per commit: needs a git checkout with a commit")
+    tmp = tmp_path_factory.mktemp("bench_run")
+    (tmp / "suite").mkdir()
+    (tmp / "suite" / "__init__.py").write_text("")
+    for name, text in SUITE.items():
+        (tmp / "suite" / name).write_text(text)
+    conf = json.loads((ROOT / "asv.conf.json").read_text())
+    conf.update(repo=str(ROOT), benchmark_dir="suite", results_dir="results", html_dir="html")
+    (tmp / "asv.conf.json").write_text(json.dumps(conf))
+    env = dict(os.environ, HOME=str(tmp), PYTHONPATH=str(ROOT), BENCH_CACHE_DIR=str(tmp / "cache"))
+    for var in [v for v in env if v.startswith("BENCH_") and v != "BENCH_CACHE_DIR"]:
+        del env[var]
+    subprocess.run([ASV, "machine", "--yes", "--machine", "box"], cwd=tmp, env=env, check=True, capture_output=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    project = {"dir": tmp, "env": env, "head": head}
+    run = _run(project, VALUE="1")  # the earlier, complete run
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert _values(project) == {"bench_a.track_value": [1.0], "bench_b.track_wait": [7.0]}
+    assert _listing(project) == {"bench_a.track_value", "bench_b.track_wait"}
+    return project
+
+
+def _cmd(project, *extra):
+    return [sys.executable, "-m", "bench_lib.bench_run", "--asv", ASV, "--", "--python=same", "--quick",
+            "--launch-method", "spawn", "--machine", "box", "--set-commit-hash", project["head"], *extra]
+
+
+def _run(project, *extra, **env):
+    return subprocess.run(_cmd(project, *extra), cwd=project["dir"], env={**project["env"], **env},
+                          capture_output=True, text=True, timeout=600)
+
+
+def _values(project) -> dict:
+    [path] = (project["dir"] / "results" / "box").glob(f"{project['head'][:8]}-*.json")
+    data = json.loads(path.read_text())
+    return {name: dict(zip(data["result_columns"], row))["result"] for name, row in data["results"].items()}
+
+
+def _listing(project) -> set:
+    return set(json.loads((project["dir"] / "results" / "benchmarks.json").read_text())) - {"version"}
+
+
+def test_narrowed_run_keeps_the_whole_list(project):
+    listing = project["dir"] / "results" / "benchmarks.json"
+    before = listing.read_bytes()
+    run = _run(project, "--bench", "bench_a", VALUE="2")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert _values(project)["bench_a.track_value"] == [2.0]
+    assert _values(project)["bench_b.track_wait"] == [7.0]
+    assert listing.read_bytes() == before  # asv wrote only bench_a's entry; the rest came back
+
+
+def test_bad_setting_leaves_the_earlier_results_byte_identical(project):
+    files = sorted(p for p in (project["dir"] / "results").rglob("*") if p.is_file())
+    assert len(files) >= 2
+    before = {p: p.read_bytes() for p in files}
+    run = _run(project, BENCH_MODELS="nosuch")
+    assert run.returncode == 2
+    assert "BENCH_MODELS" in run.stderr and "nosuch" in run.stderr and "Traceback" not in run.stderr
+    assert sorted(p for p in (project["dir"] / "results").rglob("*") if p.is_file()) == files
+    assert all(p.read_bytes() == content for p, content in before.items())
+
+
+def test_interrupted_run_keeps_the_area_that_finished(project):
+    log = project["dir"] / "logs" / "bench" / "bench_b.log"
+    log.unlink(missing_ok=True)
+    proc = subprocess.Popen(_cmd(project), cwd=project["dir"], env={**project["env"], "VALUE": "3", "WAIT": "300"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    # Interrupt while area b's asv run is under way (its log has begun), area a done.
+    while time.monotonic() < deadline and not (log.exists() and "Running" in log.read_text()):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.5)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-2000:] + err[-2000:]
+    assert "kept the results of bench_a" in err and "not finished: bench_b" in err
+    # a's new value was saved when its asv run ended; b keeps the value of the earlier full run.
+    assert _values(project) == {"bench_a.track_value": [3.0], "bench_b.track_wait": [7.0]}
+    assert _listing(project) == {"bench_a.track_value", "bench_b.track_wait"}
