@@ -67,10 +67,19 @@ def _train():
 
 
 def _data():
+    from bench_lib.tasks.loading import find_file
+
     folder = os.environ.get("BENCH_DATA_DIR")
     if folder and not Path(folder).is_dir():
         raise config.ConfigError(f"BENCH_DATA_DIR={folder!r} is not a folder; give a folder holding "
                                  "<task>-<split>.parquet or .jsonl files, or unset it")
+    if folder:
+        # Every benchmark of a task reads its test split: without it each one would fail.
+        for task in config.task_names():
+            try:
+                find_file(Path(folder), task, "test")
+            except ValueError as exc:
+                raise config.ConfigError(f"BENCH_DATA_DIR: {exc}; or narrow BENCH_TASKS") from None
     source = os.environ.get("BENCH_DATA_SOURCE", "fixtures")
     if not folder and source not in ("fixtures", "hub") and not source.startswith("hub:"):
         raise config.ConfigError(f"BENCH_DATA_SOURCE={source!r} is not one of fixtures, hub, hub:<dataset path>")

@@ -33,6 +33,7 @@ CASES = [
     ({"BENCH_TRAIN_SHAPES": "4by128"}, ["check-config"], 2, "BENCH_TRAIN_SHAPES: shape '4by128'"),
     ({"BENCH_TRAIN_METHODS": "lora,nope"}, ["check-config"], 2, "known methods: full, lora"),
     ({"BENCH_DATA_DIR": "/nonexistent/data"}, ["check-config"], 2, "BENCH_DATA_DIR='/nonexistent/data' is not a folder"),
+    ({"BENCH_DATA_DIR": str(ROOT / "benchmarks")}, ["check-config"], 2, "BENCH_DATA_DIR: " + str(ROOT / "benchmarks")),
     ({"BENCH_DATA_SOURCE": "web"}, ["check-config"], 2, "BENCH_DATA_SOURCE='web'"),
     ({"BENCH_DRAFT_MODEL": "nosuch"}, ["check-config"], 2, "BENCH_DRAFT_MODEL: unknown model 'nosuch'"),
     ({"BENCH_SERVE_LOADS": "rate:fast"}, ["check-config"], 2, "BENCH_SERVE_LOADS"),
