@@ -15,9 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 ASV = str(Path(sys.executable).parent / "asv")
 pytestmark = pytest.mark.slow
 
-# Area a answers at once with $VALUE; area b waits $WAIT seconds first (the run to interrupt).
+# Area a answers at once with $VALUE (and fails where $BROKEN is set); area b waits $WAIT seconds
+# first (the run to interrupt).
 SUITE = {
-    "bench_a.py": "import os\n\ndef track_value():\n    return float(os.environ.get('VALUE', '1'))\n",
+    "bench_a.py": ("import os\n\ndef track_value():\n    return float(os.environ.get('VALUE', '1'))\n\n"
+                   "def track_broken():\n    if os.environ.get('BROKEN'):\n        raise RuntimeError('broken')\n"
+                   "    return 0.0\n"),
     "bench_b.py": ("import os, time\n\ndef track_wait():\n    time.sleep(float(os.environ.get('WAIT', '0')))\n"
                    "    return 7.0\n\ntrack_wait.timeout = 600\n"),
 }
@@ -43,9 +46,13 @@ def project(tmp_path_factory):
     project = {"dir": tmp, "env": env, "head": head}
     run = _run(project, VALUE="1")  # the earlier, complete run
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    assert _values(project) == {"bench_a.track_value": [1.0], "bench_b.track_wait": [7.0]}
-    assert _listing(project) == {"bench_a.track_value", "bench_b.track_wait"}
+    assert _values(project) == {"bench_a.track_value": [1.0], "bench_a.track_broken": [0.0],
+                                "bench_b.track_wait": [7.0]}
+    assert _listing(project) == ALL
     return project
+
+
+ALL = {"bench_a.track_value", "bench_a.track_broken", "bench_b.track_wait"}
 
 
 def _cmd(project, *extra):
@@ -105,5 +112,20 @@ def test_interrupted_run_keeps_the_area_that_finished(project):
     assert proc.returncode == 130, out[-2000:] + err[-2000:]
     assert "kept the results of bench_a" in err and "not finished: bench_b" in err
     # a's new value was saved when its asv run ended; b keeps the value of the earlier full run.
-    assert _values(project) == {"bench_a.track_value": [3.0], "bench_b.track_wait": [7.0]}
-    assert _listing(project) == {"bench_a.track_value", "bench_b.track_wait"}
+    values = _values(project)
+    assert values["bench_a.track_value"] == [3.0] and values["bench_b.track_wait"] == [7.0]
+    assert _listing(project) == ALL
+
+
+def test_failed_benchmarks_are_listed_with_a_command_that_reruns_only_them(project):
+    run = _run(project, "--bench", "bench_a", BROKEN="1")
+    assert run.returncode == 1
+    assert _values(project)["bench_a.track_broken"] is None  # asv: failed
+    hint = run.stderr.split("rerun only those with: ")[1].strip()
+    assert hint == """make bench ASV_ARGS='--bench "^(bench_a)\\."'"""
+    regex = hint.split('"')[1]  # what the shell hands asv: backslashes stay inside double quotes
+    run = _run(project, "--bench", regex)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "rerun" not in run.stderr
+    assert _values(project)["bench_a.track_broken"] == [0.0]
+    assert _listing(project) == ALL
