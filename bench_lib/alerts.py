@@ -477,6 +477,8 @@ def _bad_option(args) -> str | None:
         return f"--min-change {args.min_change}: use a fraction >= 0, e.g. 0.05"
     if not args.noise_factor > 0:
         return f"--noise-factor {args.noise_factor}: use a number > 0, e.g. 3"
+    if args.noise and not Path(args.noise).is_file():
+        return f"--noise {args.noise}: no such file (write one with --calibrate A.json B.json)"
     return None
 
 

@@ -60,7 +60,12 @@ def cmd_table(args) -> int:
     methods = sorted({r.benchmark.rsplit(".", 1)[1] for r in rows})
     if args.columns:  # "ttft" or "track_ttft"
         wanted = [c if c in methods else f"track_{c}" for c in args.columns.split(",")]
-        methods = [m for m in wanted if m in methods]
+        unknown = [w.removeprefix("track_") for w in wanted if w not in methods]
+        if unknown:
+            print(f"llm-bench table: no column(s) {', '.join(unknown)} in {args.bench!r}; columns: "
+                  f"{', '.join(m.removeprefix('track_') for m in methods)}", file=sys.stderr)
+            return 2
+        methods = wanted
     names = list(rows[0].params)
     table: dict[tuple, dict[str, str]] = {}
     for r in rows:
@@ -158,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     except _user_errors() as exc:
         print(f"{prog}: {str(exc).strip(chr(39))}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an output folder that cannot be created or written, mostly
+        print(f"{prog}: cannot write or read {exc.filename or ''} ({exc.strerror or exc})", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

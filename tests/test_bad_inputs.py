@@ -69,6 +69,9 @@ CASES = [
     ({}, ["alerts", "--results", "results", "--benchmarks", "none", "--markdown", "/nonexistent/dir/a.md"], 3,
      "cannot write /nonexistent/dir/a.md"),
     ({}, ["report", "--price", "bad"], 2, "--price 'bad'"),
+    ({}, ["report", "--benchmarks", "none", "--html", "/proc/no/html"], 3, "cannot write or read /proc/no"),
+    ({}, ["alerts", "--noise", "/nonexistent/noise.json"], 2, "--noise /nonexistent/noise.json: no such file"),
+    ({}, ["table", "Inference", "--columns", "ttft,nosuch"], 2, "no column(s) nosuch"),
     ({}, ["nosuchcommand"], 2, "invalid choice: 'nosuchcommand'"),
 ]
 
