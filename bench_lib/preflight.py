@@ -108,7 +108,7 @@ def _draft():
 
 
 def _serve():
-    from bench_lib import cases_serve
+    import importlib
 
     raw = os.environ.get("BENCH_SERVE_MAX_TOKENS")
     if raw is not None and (not raw.strip().isdigit() or int(raw) < 1):
@@ -118,18 +118,45 @@ def _serve():
     if url and not url.startswith(("http://", "https://")):
         raise config.ConfigError(f"BENCH_SERVE_URL={url!r} is not an http:// or https:// address, "
                                  "e.g. BENCH_SERVE_URL=http://127.0.0.1:8000")
-    # The serving module owns the syntax of its settings; each reader raises ConfigError.
-    readers = {"loads": "BENCH_SERVE_LOADS", "goodput_limits_s": "BENCH_SERVE_GOODPUT",
-               "fixed_output": "BENCH_SERVE_FIXED_OUTPUT", "endpoint": "BENCH_SERVE_ENDPOINT"}
-    for name, var in readers.items():
-        reader = getattr(cases_serve, name, None)
+    # The serving modules own the syntax of their settings; each reader raises ConfigError. Readers
+    # are looked up by name, so that this check follows those modules as they change.
+    readers = [("bench_lib.cases_serve", "size", ()), ("bench_lib.cases_serve", "burstiness", ()),
+               ("bench_lib.cases_serve", "warmup_count", ()), ("bench_lib.cases_serve", "loads", ()),
+               ("bench_lib.cases_serve", "goodput_limits_s", ()), ("bench_lib.cases_serve", "fixed_output", ()),
+               ("bench_lib.cases_serve", "endpoint", ()), ("bench_lib.serve_prompts", "workload", ()),
+               ("bench_lib.serve_prompts", "length_spec", ("BENCH_SERVE_INPUT_LEN", "task")),
+               ("bench_lib.serve_prompts", "length_spec", ("BENCH_SERVE_OUTPUT_LEN", "fixed")),
+               ("bench_lib.serve_prompts", "_int_env", ("BENCH_SERVE_SHARED_PREFIX", 256)),
+               ("bench_lib.serve_prompts", "_int_env", ("BENCH_SERVE_TURNS", 3)),
+               ("bench_lib.cases_serve_slo", "slos", ()),
+               ("bench_lib.cases_serve_slo", "_coarse", ("BENCH_SERVE_SLO_RATES", "DEFAULT_RATES", float)),
+               ("bench_lib.cases_serve_slo", "_coarse", ("BENCH_SERVE_SLO_CONCURRENCY", "DEFAULT_CONCURRENCY", int))]
+    for module_name, name, args in readers:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        reader = getattr(module, name, None)
+        if name == "_coarse":  # (variable, name of the module's default, type)
+            if not hasattr(module, args[1]):
+                continue
+            args = (args[0], getattr(module, args[1]), args[2])
         try:
             if reader is not None:
-                reader()
+                reader(*args)
         except config.ConfigError as exc:
-            if str(exc).startswith(var):
+            if "BENCH_" in str(exc):
                 raise
-            raise config.ConfigError(f"{var}: {exc}") from None
+            raise config.ConfigError(f"BENCH_SERVE_LOADS: {exc}" if name == "loads" else str(exc)) from None
+    budget = os.environ.get("BENCH_SERVE_SLO_BUDGET")
+    if budget:
+        try:
+            ok = float(budget) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise config.ConfigError(f"BENCH_SERVE_SLO_BUDGET={budget!r} is not a number of seconds > 0, "
+                                     "e.g. BENCH_SERVE_SLO_BUDGET=600")
 
 
 CHECKS: tuple[Callable[[], None], ...] = (
@@ -153,9 +180,11 @@ def errors() -> list[str]:
 
 
 def unknown_variables() -> list[str]:
-    """A line per BENCH_* variable the suite does not read, with the nearest known name."""
+    """A line per BENCH_* variable the suite does not read, with the nearest known name. The serving
+    area has many settings of its own (BENCH_SERVE_*), checked by its readers above."""
     out = []
-    for name in sorted(v for v in os.environ if v.startswith("BENCH_") and v not in KNOWN):
+    for name in sorted(v for v in os.environ
+                       if v.startswith("BENCH_") and v not in KNOWN and not v.startswith("BENCH_SERVE_")):
         near = difflib.get_close_matches(name, KNOWN, n=1)
         hint = f"did you mean {near[0]}?" if near else f"known: {', '.join(KNOWN)}"
         out.append(f"{name} is not a setting llm-bench reads ({hint}); it is ignored")

@@ -41,6 +41,10 @@ CASES = [
     ({"BENCH_SERVE_MAX_TOKENS": "-3"}, ["check-config"], 2, "BENCH_SERVE_MAX_TOKENS='-3'"),
     ({"BENCH_SERVE_URL": "localhost:8000"}, ["check-config"], 2, "BENCH_SERVE_URL='localhost:8000'"),
     ({"BENCH_SERVE_ENDPOINT": "embeddings"}, ["check-config"], 2, "BENCH_SERVE_ENDPOINT"),
+    ({"BENCH_SERVE_WORKLOAD": "chatty"}, ["check-config"], 2, "BENCH_SERVE_WORKLOAD='chatty'"),
+    ({"BENCH_SERVE_TURNS": "0"}, ["check-config"], 2, "BENCH_SERVE_TURNS='0'"),
+    ({"BENCH_SERVE_SLO_RATES": "fast"}, ["check-config"], 2, "BENCH_SERVE_SLO_RATES='fast'"),
+    ({"BENCH_SERVE_SLO_BUDGET": "-1"}, ["check-config"], 2, "BENCH_SERVE_SLO_BUDGET='-1'"),
     # a measuring command checks the settings before it starts
     ({"BENCH_MODELS": "tiny-qwen4"}, ["engines"], 2, "BENCH_MODELS: unknown model 'tiny-qwen4'"),
     ({"BENCH_THREADS": "abc"}, ["train", "--no-finetune"], 2, "BENCH_THREADS='abc'"),
