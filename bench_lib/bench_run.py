@@ -121,6 +121,18 @@ def rerun_hint(classes: list[str]) -> str:
     return f"make bench ASV_ARGS='--bench \"{regex}\"'"
 
 
+def merged_listing(before: dict, seen: dict, suite: list[str], refreshed: set[str], complete: bool) -> dict:
+    """benchmarks.json after the run: what asv listed now, over what was there. An area (benchmark
+    file) whose own run listed it is replaced whole, so benchmarks deleted from it go; after a
+    complete run so do the areas no longer in the suite. Everything else is kept as it was."""
+    def area(key: str) -> str:
+        return key.split(".", 1)[0]
+
+    kept = {k: v for k, v in before.items()
+            if area(k) not in refreshed and (not complete or k == "version" or area(k) in suite)}
+    return {**kept, **seen}
+
+
 def _on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
@@ -154,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
 
     plan = [(None, "selected")] if narrowed(asv_args) else [(f"^{re.escape(a)}\\.", a) for a in suite]
     seen: dict = {}
-    rc, done = 0, []
+    rc, done, refreshed = 0, [], set()
     # An interrupt must stop the run even where it was started with SIGINT ignored (a background job).
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -163,7 +175,10 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [asv, "run", "--config", str(config_path), *asv_args, *(["--bench", regex] if regex else [])]
             print(f"{PROG}: {name}: {' '.join(cmd[1:])}", flush=True)
             code = _run_logged(cmd, Path("logs", "bench", f"{name}.log"))
-            seen.update(_read_list(listing))
+            listed = _read_list(listing)
+            seen.update(listed)
+            if regex and any(k.startswith(name + ".") for k in listed):
+                refreshed.add(name)
             rc = rc or (1 if code else 0)  # asv exits 2 for a failed benchmark; 2 here means a bad setting
             done.append(name)
     except KeyboardInterrupt:
@@ -171,8 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         rc = 130
     finally:
         if listing.exists() or before:
-            complete = rc != 130 and not narrowed(asv_args)
-            _write_list(listing, seen if complete and seen else {**before, **seen}, original)
+            _write_list(listing, merged_listing(before, seen, suite, refreshed, complete=rc != 130), original)
     if rc == 130:
         left = [name for _, name in plan if name not in done]
         print(f"{PROG}: interrupted; kept the results of {', '.join(done) or 'no area'}; "

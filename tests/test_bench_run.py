@@ -129,3 +129,16 @@ def test_failed_benchmarks_are_listed_with_a_command_that_reruns_only_them(proje
     assert "rerun" not in run.stderr
     assert _values(project)["bench_a.track_broken"] == [0.0]
     assert _listing(project) == ALL
+
+
+def test_listing_replaces_only_the_areas_that_listed_themselves():
+    from bench_lib.bench_run import merged_listing
+
+    before = {"version": 2, "bench_a.old": 1, "bench_a.kept": 1, "bench_b.x": 1, "bench_gone.y": 1}
+    seen = {"version": 2, "bench_a.kept": 2, "bench_a.new": 2}
+    # bench_b's run listed nothing (say its file failed to import): its entries stay.
+    assert merged_listing(before, seen, ["bench_a", "bench_b"], {"bench_a"}, complete=True) == \
+        {"version": 2, "bench_a.kept": 2, "bench_a.new": 2, "bench_b.x": 1}
+    # interrupted: nothing is dropped
+    assert merged_listing(before, seen, ["bench_a", "bench_b"], {"bench_a"}, complete=False) == \
+        {"version": 2, "bench_a.kept": 2, "bench_a.new": 2, "bench_b.x": 1, "bench_gone.y": 1}
