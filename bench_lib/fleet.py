@@ -61,6 +61,7 @@ def discover(root: Path, regex: str, conf_path: Path) -> dict:
     from asv.repo import get_repo
 
     conf = Config.load(str(conf_path))
+    os.environ["ASV_PYTHONPATH"] = str(root)  # discovery imports this checkout's suite and bench_lib
     envs = list(environment.get_environments(conf, ["existing:same"], verbose=False))
     found = Benchmarks.discover(conf, get_repo(conf), envs, [asv_run.head(root)], regex=[regex])
     return {name: dict(found[name]) for name in sorted(found.keys())}
@@ -250,6 +251,12 @@ def run(args) -> int:
             the_plan = plan(args, root)
         except (ValueError, subprocess.CalledProcessError) as exc:
             print(f"llm-bench fleet: {exc}", file=sys.stderr)
+            return 2
+        except Exception as exc:  # asv.util.UserError: the suite does not import (asv printed why)
+            if type(exc).__name__ != "UserError":
+                raise
+            print(f"llm-bench fleet: asv discovery failed ({exc}); `asv check --python=same` shows why",
+                  file=sys.stderr)
             return 2
     todo = [s for s in the_plan["shards"] if not (args.resume and has_results(s))]
     for s in the_plan["shards"]:

@@ -143,6 +143,14 @@ def step_result(model: str, method: str, shape: str, world_size: int = 2, strate
     return out
 
 
+def step_grid(models, strategies, methods, shape: str, world_size: int = 2) -> dict:
+    """{(model, strategy, method): result or skip} through cases.run_grid (a skip per combination)."""
+    from bench_lib.cases import run_grid
+
+    combos = [(m, meth, shape, world_size, st) for m in models for st in strategies for meth in methods]
+    return {(m, st, meth): v for (m, meth, _, _, st), v in run_grid(step_result, combos).items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Under torchrun: `torchrun --nproc-per-node N -m bench_lib.train.distributed MODEL METHOD SHAPE [ddp|fsdp]`;
     rank 0 prints the summary as JSON."""
