@@ -134,6 +134,13 @@ def run_shard(spec: dict) -> dict:
     os.chdir(spec["root"])
     if str(spec["index"]) in os.environ.get(FAIL_ENV, "").split(","):
         raise SystemExit(f"shard {spec['index']}: made to fail by {FAIL_ENV}")
+    from bench_lib import environment
+
+    here = environment.env_id(environment.installed())
+    if spec.get("env") and here != spec["env"]:
+        # refused before the benchmarks run: its results could not join the series anyway
+        raise RuntimeError(f"shard {spec['index']}: this node's environment {here} is not the submitter's "
+                           f"{spec['env']} ({sys.executable}); install the same lock here (make install)")
     results = Path(spec["folder"]) / "results"
     results.mkdir(parents=True, exist_ok=True)
     log = Path(spec["folder"]) / "asv.log"
@@ -190,15 +197,22 @@ def plan(args, root: Path) -> dict:
     for s in shards:
         s.update(regex=shard_regex(s["benchmarks"], args.bench), folder=str((args.work / f"shard-{s['index']}").resolve()),
                  root=str(root), asv_args=tier)
+    from bench_lib import environment
+
+    env = environment.env_id(environment.installed())
+    for s in shards:
+        s["env"] = env
     out = {"bench": args.bench, "commit": asv_run.head(root), "shards": shards}
     (args.work / PLAN).write_text(json.dumps(out, indent=1) + "\n")
     return out
 
 
-def submit(args, shards: list[dict]) -> list[dict]:
+def submit(args, ex, shards: list[dict]) -> list[dict]:
     """Submit the shards, wait for them; a status per shard (landed, or failed with its log)."""
-    ex = executor(args)
     jobs = [(s, ex.submit(run_shard, s)) for s in shards]
+    if args.scheduler == "slurm":
+        print("submitted SLURM jobs " + ", ".join(str(j.job_id) for _, j in jobs) + f"; logs in {args.work / 'jobs'}",
+              file=sys.stderr)
     out = []
     for s, job in jobs:
         try:
@@ -259,11 +273,17 @@ def run(args) -> int:
                   file=sys.stderr)
             return 2
     todo = [s for s in the_plan["shards"] if not (args.resume and has_results(s))]
+    try:
+        ex = executor(args) if todo else None
+    except RuntimeError as exc:  # submitit: no srun/sbatch on this machine
+        print(f"llm-bench fleet: cannot submit to {args.scheduler} here ({exc}); run it where sbatch works, "
+              "or use --scheduler local", file=sys.stderr)
+        return 2
     for s in the_plan["shards"]:
         note = "kept" if s not in todo else "submitted"
         print(f"shard {s['index']}: {len(s['benchmarks'])} benchmarks, cost {s['cost']:.1f}"
-              f"{' s' if s['measured'] else ' (equal weights)'}, {note}", file=sys.stderr)
-    status = submit(args, todo) if todo else []
+              f"{' s' if s['measured'] else ' (partly estimated)'}, {note}", file=sys.stderr)
+    status = submit(args, ex, todo) if todo else []
     failed = [s for s in status if s["status"] == "failed"]
     for s in failed:
         print(f"shard {s['index']} failed: {s['reason']}; log: {s['log']}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -118,9 +119,11 @@ def test_local_fleet_two_shards_one_failing_then_resumed(tmp_path):
 
 def test_bad_input_is_one_line(tmp_path):
     pytest.importorskip("submitit")
-    for args, phrase in ((["--bench", "("], "is not a regular expression"),
-                         (["--shards", "0"], "must be at least 1"),
-                         (["--resume"], "needs an earlier run's")):
+    cases = [(["--bench", "("], "is not a regular expression"), (["--shards", "0"], "must be at least 1"),
+             (["--resume"], "needs an earlier run's"), (["--bench", "NoSuchBenchmark"], "selects no benchmark")]
+    if shutil.which("srun") is None:  # on a cluster this would submit for real
+        cases.append((["--scheduler", "slurm", "--bench", r"ArcInference\.track_accuracy\("], "cannot submit to slurm"))
+    for args, phrase in cases:
         proc = _fleet(tmp_path, *args)
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 2 and len(lines) == 1 and phrase in lines[0], proc.stderr
