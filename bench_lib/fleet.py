@@ -285,8 +285,12 @@ def run(args) -> int:
               f"{' s' if s['measured'] else ' (partly estimated)'}, {note}", file=sys.stderr)
     status = submit(args, ex, todo) if todo else []
     failed = [s for s in status if s["status"] == "failed"]
-    for s in failed:
-        print(f"shard {s['index']} failed: {s['reason']}; log: {s['log']}", file=sys.stderr)
+    for s in status:
+        if s["status"] == "failed":
+            print(f"shard {s['index']} failed: {s['reason']}; log: {s['log']}", file=sys.stderr)
+        elif s["rc"]:  # asv records a failing benchmark as null and goes on
+            print(f"shard {s['index']} landed, asv exited {s['rc']} (some benchmarks failed); log: {s['log']}",
+                  file=sys.stderr)
     landed = [s for s in the_plan["shards"] if has_results(s)]
     try:
         merged = fleet_merge.merge([Path(s["folder"]) / "results" for s in landed], args.results)
