@@ -93,6 +93,7 @@ COMMANDS = {
     "compare-commits": ("bench_lib.paired:compare", "judge a commit against another, measured interleaved in one job"),
     "cost": ("bench_lib.cost", "where a bench run's time went, per benchmark class"),
     "bisect": ("bench_lib.paired:bisect", "find the first commit whose benchmarks regressed, by paired runs"),
+    "fleet": ("bench_lib.fleet", "shard the asv suite over a scheduler (local, SLURM) and merge the results"),
 }
 # Commands that measure: every BENCH_* setting is checked before they start (bench_lib.preflight).
 MEASURING = {"train", "quant", "engines", "kvspec", "upgrade-check", "compare-commits", "bisect"}

@@ -5,11 +5,13 @@ TrainStepOptions: optimizer and gradient checkpointing at the first shape.
 TrainStepTime: the same step under asv's own timer.
 <Task>FineTune: K steps on the task's train split, then its metric on the test split, mean and
 95% interval across BENCH_SEEDS seeds.
+TrainStepDistributed: the step across 2 processes (torch.distributed: DDP, FSDP on CUDA) at the
+first shape, each rank on its own batch; tokens/s of the group and the largest per-rank memory.
 TrainMemoryRatios: arch:Qwen/Qwen3-8B, LoRA r=256 vs QLoRA-nf4 r=256 vs VeRA r=512 (CUDA only).
 """
 from benchmarks import common
 from bench_lib import cases_train
-from bench_lib.train import settings
+from bench_lib.train import distributed, settings
 
 METHODS = list(settings.methods())
 SHAPES = list(settings.shapes())
@@ -42,6 +44,26 @@ class TrainStep:
     track_mfu = common.track("train_mfu")
     track_device_memory = common.track("device_memory_bytes")
     track_energy_per_step = common.track("train_energy_j_per_step")
+
+
+class TrainStepDistributed:
+    param_names = ["model", "strategy", "method"]
+    params = [common.MODELS, list(distributed.STRATEGIES), [m for m in ("full", "lora") if m in METHODS]]
+    timeout = common.TIMEOUT
+    version = "train-dist-1"
+    world_size = 2
+
+    def setup_cache(self):
+        return distributed.step_grid(common.MODELS, distributed.STRATEGIES, self.params[2], SHAPES[0],
+                                     self.world_size)
+
+    def setup(self, grid, model, strategy, method):
+        self.result = common.pick(grid, (model, strategy, method))
+
+    track_step_time = common.track("train_dist_step_s")
+    track_tokens_per_s = common.track("train_dist_tokens_per_s")
+    track_max_rank_peak_rss = common.track("train_dist_max_rank_peak_rss_bytes")
+    track_max_rank_cuda_allocated = common.track("train_dist_max_rank_cuda_allocated_bytes")
 
 
 class TrainStepOptions:

@@ -25,6 +25,31 @@ from bench_lib.models import ModelSpec
 GREEDY = dict(temp=0.0, top_k=1, top_p=1.0, min_p=0.0, typical_p=1.0, repeat_penalty=1.0,
               frequency_penalty=0.0, presence_penalty=0.0)
 _DTYPE_TO_GGUF = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
+# llama.cpp's llama_split_mode (LLAMA_SPLIT_MODE_NONE/LAYER/ROW): how offloaded weights spread over
+# several GPUs: none (main_gpu holds all), layer (whole layers per GPU), row (each matrix split by rows).
+SPLIT_MODES = {"none": 0, "layer": 1, "row": 2}
+
+
+def split_options(device: str, split_mode: str | None, tensor_split: Sequence[float] | None) -> dict:
+    """Llama() keyword arguments for a split over GPUs; the reason where it cannot run here."""
+    if split_mode is None and tensor_split is None:
+        return {}
+    if split_mode is not None and split_mode not in SPLIT_MODES:
+        raise ValueError(f"llama.cpp split_mode {split_mode!r}; use one of {', '.join(SPLIT_MODES)}")
+    if tensor_split is not None and (not tensor_split or any(float(x) < 0 for x in tensor_split)):
+        raise ValueError(f"llama.cpp tensor_split {list(tensor_split)!r}: give one non-negative share per GPU")
+    if not device.startswith("cuda"):
+        raise EngineUnavailable(f"llama.cpp split_mode/tensor_split spread offloaded layers over GPUs; "
+                                f"this run's device is {device} (nothing is offloaded)")
+    import torch
+
+    if tensor_split is not None and len(tensor_split) > torch.cuda.device_count():
+        raise EngineUnavailable(f"tensor_split has {len(tensor_split)} shares, this machine has "
+                                f"{torch.cuda.device_count()} GPUs")
+    out = {"split_mode": SPLIT_MODES[split_mode or "layer"]}
+    if tensor_split is not None:
+        out["tensor_split"] = [float(x) for x in tensor_split]
+    return out
 
 
 def _import_llama_cpp():
@@ -161,10 +186,12 @@ def _threads(n_threads: int | None) -> int:
 def load(spec: ModelSpec, device: str, dtype: str, gguf_path: str | Path | None = None, n_ctx: int = 2048,
          n_threads: int | None = None, n_gpu_layers: int | None = None, type_k: int | None = None,
          type_v: int | None = None, flash_attn: bool | None = None, draft_model=None, logits_all: bool = False,
-         **kw) -> LlamaCppEngine:
+         split_mode: str | None = None, tensor_split: Sequence[float] | None = None, **kw) -> LlamaCppEngine:
     """A llama.cpp engine for `spec`. Without `gguf_path` the model is exported (cached) to a GGUF
     of `dtype`. On CUDA every layer is offloaded unless `n_gpu_layers` says otherwise; that needs a
-    llama-cpp-python built with -DGGML_CUDA=on."""
+    llama-cpp-python built with -DGGML_CUDA=on. `split_mode` (none/layer/row) and `tensor_split`
+    (a share per GPU, as llama.cpp's --tensor-split) spread the offloaded weights over GPUs."""
+    split = split_options(device, split_mode, tensor_split)
     llama_cpp = _import_llama_cpp()
     if gguf_path is None:
         from bench_lib.gguf_export import cached_gguf
@@ -191,6 +218,7 @@ def load(spec: ModelSpec, device: str, dtype: str, gguf_path: str | Path | None 
                        ("draft_model", draft_model)):
         if value is not None:
             options[key] = value
+    options.update(split)
     options.update(kw)
     try:
         llm = llama_cpp.Llama(model_path=str(gguf_path), **options)

@@ -170,9 +170,12 @@ def _load_server(spec: ModelSpec, device: str, dtype: str, options: dict) -> VLL
         raise EngineUnavailable("vLLM loads weights from disk; architecture-only models have none saved")
     ready_timeout_s = options.pop("ready_timeout_s", READY_TIMEOUT_S)
     request_timeout_s = options.pop("request_timeout_s", 600.0)
+    extra = tuple(options.pop("server_args", ()))
+    if "tensor_parallel_size" in options:
+        extra += ("--tensor-parallel-size", str(options.pop("tensor_parallel_size")))
     port = servers.free_port()
     cmd = servers.vllm_command(spec.location, port, spec.name, dtype, options.pop("max_model_len", None),
-                               python=servers.vllm_python(), extra=options.pop("server_args", ()))
+                               python=servers.vllm_python(), extra=extra)
     if options:
         raise TypeError(f"vLLM server engine got unknown options {sorted(options)}; "
                         "pass max_model_len, server_args, ready_timeout_s or request_timeout_s")
@@ -185,11 +188,32 @@ def _load_server(spec: ModelSpec, device: str, dtype: str, options: dict) -> VLL
 READY_TIMEOUT_S = 900.0  # the first start compiles the model with torch.compile: minutes on a busy CPU
 
 
-def load(spec: ModelSpec, device: str, dtype: str, mode: str = "auto", **options):
+def check_tensor_parallel(size: int, device: str) -> None:
+    """tensor_parallel_size splits every layer's weights over that many GPUs of this node."""
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f"tensor_parallel_size {size!r}: give a whole number of GPUs, at least 1")
+    if size == 1:
+        return
+    if not device.startswith("cuda"):
+        raise EngineUnavailable(f"tensor_parallel_size={size} splits the model over {size} GPUs; "
+                                f"this run's device is {device}")
+    import torch
+
+    if torch.cuda.device_count() < size:
+        raise EngineUnavailable(f"tensor_parallel_size={size} needs {size} GPUs, this machine has "
+                                f"{torch.cuda.device_count()}")
+
+
+def load(spec: ModelSpec, device: str, dtype: str, mode: str = "auto", tensor_parallel_size: int = 1, **options):
     """mode auto: in-process when vllm imports here, else the server; `inprocess` / `server` force one.
-    In-process options go to vllm.LLM; the server takes max_model_len and server_args (extra CLI flags)."""
+    In-process options go to vllm.LLM; the server takes max_model_len and server_args (extra CLI flags).
+    tensor_parallel_size > 1 (CUDA only) shards the model over that many GPUs, in either mode."""
     if mode not in _MODES:
         raise ValueError(f"vLLM engine mode {mode!r}; use one of {', '.join(_MODES)}")
+    check_tensor_parallel(tensor_parallel_size, device)
+    if tensor_parallel_size > 1:
+        # the same setting reaches vllm.LLM and `vllm serve`; _load_server moves it to its flags
+        options["tensor_parallel_size"] = tensor_parallel_size
     if mode == "inprocess" or (mode == "auto" and importlib.util.find_spec("vllm") is not None):
         try:
             return _load_inprocess(spec, device, dtype, options)
