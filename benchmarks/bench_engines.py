@@ -10,7 +10,7 @@ from bench_lib import cases_engines
 ENGINES = list(cases_engines.engine_names())
 
 
-class _EngineTracks(common.GenerationTracks):
+class _EngineTracks(common._GenerationTracks):
     param_names = ["engine", "model", "batch_size"]
     params = [ENGINES, common.MODELS, common.BATCH_SIZES]
     timeout = common.TIMEOUT

@@ -8,7 +8,7 @@ from benchmarks import common
 from bench_lib import cases
 
 
-class _Tracks(common.GenerationTracks):
+class _Tracks(common._GenerationTracks):
     param_names = ["model", "batch_size"]
     params = [common.MODELS, common.BATCH_SIZES]
     timeout = common.TIMEOUT

@@ -80,9 +80,13 @@ def track(name: str):
     return method
 
 
-class GenerationTracks:
+class _GenerationTracks:
     """Speed and memory tracks of a generation result, shared by every class that generates on
-    task prompts (bench_inference, bench_engines); the subclass sets params and setup."""
+    task prompts (bench_inference, bench_engines); the subclass sets params and setup.
+
+    asv's discovery skips module attributes whose name starts with "_", so shared declarations
+    here carry that prefix; without it asv lists the mixin itself as a benchmark class whose
+    track_ methods fail for want of a setup."""
     track_ttft = track("ttft_s")
     track_tpot = track("tpot_s")
     track_e2e_latency = track("e2e_latency_s")
