@@ -82,7 +82,7 @@ def decode_run(eng, prompt: list[int], n_decode: int) -> tuple[list[int], float,
 
 def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
     from bench_lib import cases, config, quality
-    from bench_lib.cases_kvspec import KV_DECODE_TOKENS, kv_windows
+    from bench_lib.kvspec.protocol import KV_DECODE_TOKENS, kv_windows
     from bench_lib.kvspec.kvdecode import long_prompt, prefix_agreement
     from bench_lib.models import get_spec, load_config
 
@@ -117,3 +117,9 @@ def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
         metrics.update(stats.as_metrics())
     return {"metrics": metrics, "spreads": {"kvspec_decode_tokens_per_s": tps, "kvspec_prefill_s": prefill},
             "model": model, "kv_type": kv_type, "context": context, "engine": "llamacpp", "cells": cells}
+
+
+def grid(models, kv_types, contexts) -> dict:
+    from bench_lib import cases
+
+    return cases.run_grid(kv_cache_result, [(m, k, c) for m in models for k in kv_types for c in contexts])

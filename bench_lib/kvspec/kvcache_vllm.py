@@ -82,7 +82,7 @@ def _decode(engine, prompt: list[int], n_decode: int) -> tuple[list[int], float,
 
 def _measure(engine, model: str, kv_type: str, context: int, reference: dict) -> dict:
     from bench_lib import cases, config, quality
-    from bench_lib.cases_kvspec import KV_DECODE_TOKENS, kv_windows
+    from bench_lib.kvspec.protocol import KV_DECODE_TOKENS, kv_windows
     from bench_lib.kvspec.kvdecode import long_prompt, prefix_agreement
     from bench_lib.measure.timing import Spread
     from bench_lib.models import get_spec, load_config
