@@ -5,7 +5,7 @@ suite's generate path against a bare loop of the same engine (ratio of decode to
 An engine that is not installed (llama-cpp-python, vLLM) shows as skipped with the reason.
 """
 from benchmarks import common
-from bench_lib import cases_engines
+from bench_lib.engines import cases as cases_engines
 
 ENGINES = list(cases_engines.engine_names())
 

@@ -2,7 +2,7 @@
 full-precision cache, per model × cache type × context length, on each engine; and the task
 metric through each cache type."""
 from benchmarks import common
-from bench_lib import cases_kvspec
+from bench_lib.kvspec import cases as cases_kvspec
 from bench_lib.kvspec.protocol import KV_CONTEXTS
 from bench_lib.kvspec.kvcache import KV_TYPES
 from bench_lib.kvspec.kvcache_llamacpp import KV_TYPES as LLAMACPP_KV_TYPES

@@ -8,7 +8,7 @@ TrainStepTime: the same step under asv's own timer.
 TrainMemoryRatios: arch:Qwen/Qwen3-8B, LoRA r=256 vs QLoRA-nf4 r=256 vs VeRA r=512 (CUDA only).
 """
 from benchmarks import common
-from bench_lib import cases_train
+from bench_lib.train import cases as cases_train
 from bench_lib.train import settings
 
 METHODS = list(settings.methods())

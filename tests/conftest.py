@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def vllm_python() -> str:
     """The interpreter with vLLM (this one, or .venv-vllm); skips with the install hint without one."""
-    from bench_lib import servers
+    from bench_lib.serve import servers
     from bench_lib.engines.base import EngineUnavailable
 
     try:
@@ -81,7 +81,7 @@ def hf_generate_engine(tiny_model):
 def llamacpp_engine():
     """The llama.cpp engine on the embedded model's F32 GGUF export; skips without llama-cpp-python."""
     pytest.importorskip("llama_cpp")
-    from bench_lib import cases_engines
+    from bench_lib.engines import cases as cases_engines
 
     eng = cases_engines.engine_with("llamacpp", "tiny-qwen3")
     yield eng

@@ -89,7 +89,7 @@ def test_arc_loglik_case_reports_every_metric_with_its_interval():
 
 @pytest.mark.slow  # runs the embedded model
 def test_quantized_model_has_its_calibration_row_and_a_paired_shift():
-    from bench_lib import cases_quant
+    from bench_lib.quant import cases as cases_quant
     from bench_lib.models import get_spec
     from bench_lib.quant.cache import get_or_build
 

@@ -97,7 +97,7 @@ def test_inference_rows_carry_mbu_and_prefill_mfu_on_cpu():
 
 @pytest.mark.slow  # loads the embedded model
 def test_train_step_has_mfu_on_cpu():
-    from bench_lib import cases_train
+    from bench_lib.train import cases as cases_train
 
     m = cases_train.step_result("tiny-qwen3", "lora", "2x32", save=False)["metrics"]
     assert m["train_mfu"] > 0
@@ -108,7 +108,7 @@ def test_llamacpp_rows_count_the_gguf_and_run_sequentially():
     pytest.importorskip("llama_cpp")
     import os
 
-    from bench_lib import cases_engines
+    from bench_lib.engines import cases as cases_engines
 
     out = cases_engines.engine_inference_result("tiny-qwen3", "arc", 2, "llamacpp")
     eng = cases_engines.cases.engine_for("llamacpp", "tiny-qwen3", "cpu", "float32")

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench_lib import cases_serve, servers
+from bench_lib.serve import cases as cases_serve
+from bench_lib.serve import servers
 from bench_lib.config import ConfigError
-from bench_lib.workloads import serve, serve_metrics
+from bench_lib.serve import client as serve
+from bench_lib.serve import metrics as serve_metrics
 
 FAKE = str(Path(__file__).with_name("fake_openai_server.py"))
 

@@ -1,7 +1,8 @@
 """Serving workloads' prompts on the embedded model's tokenizer (no server needed)."""
 import pytest
 
-from bench_lib import cases, cases_serve
+from bench_lib import cases
+from bench_lib.serve import cases as cases_serve
 from bench_lib.config import ConfigError
 
 MODEL = "tiny-qwen3"

@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from bench_lib import cases_kvspec  # noqa: E402
+from bench_lib.kvspec import cases as cases_kvspec  # noqa: E402
 from bench_lib.engines.hf import _eos_ids  # noqa: E402
 from bench_lib.kvspec import protocol, speculative as sp  # noqa: E402
 from bench_lib.kvspec.acceptance import Acceptance  # noqa: E402

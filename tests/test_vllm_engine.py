@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from bench_lib import cases, cases_serve, servers
+from bench_lib import cases
+from bench_lib.serve import cases as cases_serve
+from bench_lib.serve import servers
 from bench_lib.engines.base import EngineUnavailable
 from bench_lib.engines.registry import load_engine
 from bench_lib.workloads.generate import encode_prompts

@@ -44,7 +44,8 @@ def call(target: str, *args, offline: bool = True, timeout_s: float = TIMEOUT_S)
     """`target(*args)` ("module:function") with vLLM importable; JSON-shaped result."""
     if importlib.util.find_spec("vllm") is not None:
         return _jsonable(_resolve(target)(*args))
-    from bench_lib import config, servers
+    from bench_lib import config
+    from bench_lib.serve import servers
 
     python = servers.vllm_python()  # EngineUnavailable (a skip) where vLLM is not installed
     with tempfile.TemporaryDirectory(prefix="llm-bench-vllm-") as tmp:

@@ -77,7 +77,8 @@ def _table(keys: list[str], columns, grid: dict) -> list[str]:
 
 
 def run(args) -> int:
-    from bench_lib import cases_kvspec, config
+    from bench_lib import config
+    from bench_lib.kvspec import cases as cases_kvspec
 
     models, engines, tasks = _split(args.models), _split(args.engines), _split(args.tasks)
     contexts = [int(c) for c in _split(args.contexts)]

@@ -64,7 +64,7 @@ def _cell(entry: dict, fmt) -> str:
 
 
 def method_table(model: str, methods: list[str], shape: str, task: str | None) -> tuple[str, dict]:
-    from bench_lib import cases_train
+    from bench_lib.train import cases as cases_train
 
     steps = cases_train.step_grid([model], methods, [shape])
     fts = cases_train.finetune_grid(task, [model], methods) if task else {}
@@ -98,7 +98,7 @@ def method_table(model: str, methods: list[str], shape: str, task: str | None) -
 
 def _deltas(task: str | None, score: str | None, methods: list[str], model: str, fts: dict) -> list[str]:
     """Each method's task score minus the first method's, paired over the same seeds and examples."""
-    from bench_lib import cases_train
+    from bench_lib.train import cases as cases_train
 
     ok = {m: fts[(model, m, task)]["result"] for m in methods if "result" in fts.get((model, m, task), {})}
     if not task or methods[0] not in ok or len(ok) < 2:
@@ -121,7 +121,7 @@ def _pm(metrics: dict, name: str | None) -> str:
 
 
 def ratio_report(model: str, shape: str, grad_ckpt: bool, targets: str | None) -> tuple[str, dict]:
-    from bench_lib import cases_train
+    from bench_lib.train import cases as cases_train
 
     if targets and targets != "all-linear":
         targets = tuple(t.strip() for t in targets.split(",") if t.strip())

@@ -1,8 +1,8 @@
-"""SLO search against a served model (bench_lib.workloads.slo): the highest request rate and,
+"""SLO search against a served model (bench_lib.serve.slo): the highest request rate and,
 separately, the highest concurrency whose p99 TTFT and p99 TPOT meet an SLO; shared by asv and
 the command line.
 
-    python -m bench_lib.cases_serve_slo --server llamacpp --model tiny-qwen3 --slo ttft:500,tpot:50
+    python -m bench_lib.serve.cases_slo --server llamacpp --model tiny-qwen3 --slo ttft:500,tpot:50
 
 prints the table of loads tried and writes a PNG of p50/p99 TTFT and TPOT against load, with the
 SLO lines, and that table (.md) to .bench_cache/serve-slo/ (`llm-bench report` copies the PNGs
@@ -25,9 +25,11 @@ import shutil
 import sys
 from pathlib import Path
 
-from bench_lib import cases_serve, config, servers
+from bench_lib import config
+from bench_lib.serve import cases as cases_serve
+from bench_lib.serve import servers
 from bench_lib.engines.base import EngineUnavailable
-from bench_lib.workloads import slo
+from bench_lib.serve import slo
 
 DEFAULT_SLO = "ttft:500,tpot:50"
 DEFAULT_RATES, DEFAULT_CONCURRENCY = "1,2,4,8,16,32", "1,2,4,8,16"
@@ -165,7 +167,7 @@ def copy_plots(out_dir: Path) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench_lib.cases_serve_slo", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench_lib.serve.cases_slo", description=__doc__.splitlines()[0])
     ap.add_argument("--server", default="llamacpp", choices=["llamacpp", "vllm", "url"])
     ap.add_argument("--model", default="tiny-qwen3")
     ap.add_argument("--slo", default=None, help=f"p99 limits in ms (default BENCH_SERVE_SLO or {DEFAULT_SLO})")

@@ -150,7 +150,7 @@ def _overhead_in_vllm_env(model: str, repeats: int, max_new_tokens: int) -> dict
     from bench_lib.measure.timing import Spread
     from bench_lib.models import get_spec
 
-    out = vllm_env.call("bench_lib.cases_engines:overhead_result", model, "vllm", repeats, max_new_tokens,
+    out = vllm_env.call("bench_lib.engines.cases:overhead_result", model, "vllm", repeats, max_new_tokens,
                         offline=get_spec(model).kind != "hub")
     for key in ("ratio", "suite_tokens_per_s", "bare_tokens_per_s"):
         out[key] = Spread(**out[key])

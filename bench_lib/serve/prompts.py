@@ -25,7 +25,7 @@ import os
 import numpy as np
 
 from bench_lib import cases, config
-from bench_lib.workloads import serve
+from bench_lib.serve import client as serve
 
 WORKLOADS = ("single", "shared-prefix", "multi-turn")
 

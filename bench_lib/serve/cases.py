@@ -34,10 +34,12 @@ import os
 from dataclasses import dataclass, replace
 from typing import Iterable
 
-from bench_lib import cases, config, servers
+from bench_lib import cases, config
+from bench_lib.serve import servers
 from bench_lib.engines.base import EngineUnavailable
 from bench_lib.models import get_spec
-from bench_lib.workloads import serve, serve_metrics
+from bench_lib.serve import client as serve
+from bench_lib.serve import metrics as serve_metrics
 
 DEFAULT_LOADS = "rate:2,rate:8,concurrency:4"
 GOODPUT_EXAMPLE = "ttft:1000,tpot:100"
@@ -142,10 +144,10 @@ def endpoint() -> str:
 
 
 def serve_requests(model: str, endpoint_name: str, n: int, max_tokens: int, tag: str = "") -> list[serve.ServeRequest]:
-    """The requests of one load (bench_lib.serve_prompts: workload, input and output lengths).
+    """The requests of one load (bench_lib.serve.prompts: workload, input and output lengths).
     Completions get the chat-templated text (the same prompt the offline benchmarks feed as
     ids), chat the messages. A `tag` starts every user turn with "[<tag>.<i>...] "."""
-    from bench_lib import serve_prompts
+    from bench_lib.serve import prompts as serve_prompts
 
     return serve_prompts.build(model, endpoint_name, n, max_tokens, fixed_output(), tag)
 
@@ -189,7 +191,7 @@ def measure_load(server: servers.Server, model: str, load: dict, label: str,
                  num_requests: int | None = None, run_timeout_s: float | None = None) -> dict:
     """One load ({"request_rate": r} and/or {"max_concurrency": c}) against a running server, on
     fresh prompts after the warm-up: metrics, the first failures, and the settings used."""
-    from bench_lib import serve_prompts
+    from bench_lib.serve import prompts as serve_prompts
 
     server.check_alive()
     s, ep = size(), endpoint()
