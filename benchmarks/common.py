@@ -46,7 +46,7 @@ def arc_loglik_grid() -> dict:
 
 
 def pick(grid: dict, key: tuple) -> dict:
-    """The result for one parameter combination of a grid built by bench_lib.cases.run_grid;
+    """The result for one parameter combination of a grid built by bench_lib.grid.run_grid;
     NotImplementedError (asv: skipped) or RuntimeError (asv: failed) otherwise."""
     if "_skip" in grid:
         raise NotImplementedError(grid["_skip"])

@@ -27,9 +27,9 @@ def vllm_python() -> str:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
-    from bench_lib import cases
+    from bench_lib import resources
 
-    return cases.tokenizer_for("tiny-qwen3")
+    return resources.tokenizer_for("tiny-qwen3")
 
 
 @pytest.fixture(scope="session")
@@ -51,10 +51,10 @@ def tiny_draft():
 @pytest.fixture(scope="session")
 def tiny_prompt(tiny_tokenizer):
     """The first OpenMath prompt as token ids (the overhead check's prompt)."""
-    from bench_lib import cases
+    from bench_lib import resources
     from bench_lib.workloads.generate import encode_prompts
 
-    return encode_prompts(tiny_tokenizer, cases.examples_for("openmath", 1))[0]
+    return encode_prompts(tiny_tokenizer, resources.examples_for("openmath", 1))[0]
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,7 @@ def test_empty_tables_are_undefined():
 def test_loglik_matches_a_direct_forward_pass_and_picks_the_best_choice(tiny_model, tiny_tokenizer):
     import torch
 
-    from bench_lib.cases import examples_for
+    from bench_lib.resources import examples_for
     from bench_lib.workloads import loglik
 
     model, tok = tiny_model, tiny_tokenizer

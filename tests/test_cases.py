@@ -5,6 +5,7 @@ import math
 import pytest
 
 from bench_lib import cases
+from bench_lib.grid import run_grid
 from bench_lib.engines.base import EngineUnavailable
 from bench_lib.metrics import METRICS
 from bench_lib.tasks import get_task
@@ -44,7 +45,7 @@ def test_run_grid_records_skips_and_errors_and_keeps_going():
             raise ValueError("boom")
         return x * 10
 
-    out = cases.run_grid(fn, [(0,), (1,), (2,), (3,)])
+    out = run_grid(fn, [(0,), (1,), (2,), (3,)])
     assert out[(0,)] == {"result": 0} and out[(3,)] == {"result": 30}
     assert out[(1,)] == {"skip": "no such package here"}
     assert out[(2,)]["error"] == "ValueError: boom" and "Traceback" in out[(2,)]["traceback"]

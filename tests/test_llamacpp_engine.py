@@ -38,10 +38,10 @@ def engine(llama_cpp):
 
 
 def _prompts():
-    from bench_lib import cases
+    from bench_lib import resources
     from bench_lib.workloads.generate import encode_prompts
 
-    return encode_prompts(cases.tokenizer_for("tiny-qwen3"), cases.examples_for("squad", 3))
+    return encode_prompts(resources.tokenizer_for("tiny-qwen3"), resources.examples_for("squad", 3))
 
 
 @slow

@@ -108,10 +108,11 @@ def test_llamacpp_rows_count_the_gguf_and_run_sequentially():
     pytest.importorskip("llama_cpp")
     import os
 
+    from bench_lib import resources
     from bench_lib.engines import cases as cases_engines
 
     out = cases_engines.engine_inference_result("tiny-qwen3", "arc", 2, "llamacpp")
-    eng = cases_engines.cases.engine_for("llamacpp", "tiny-qwen3", "cpu", "float32")
+    eng = resources.engine_for("llamacpp", "tiny-qwen3", "cpu", "float32")
     from bench_lib.models import get_spec, load_config
 
     facts = roofline.engine_facts(eng, load_config(get_spec("tiny-qwen3")), "float32")

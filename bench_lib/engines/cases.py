@@ -12,7 +12,8 @@ import importlib.util
 import os
 from typing import Iterable
 
-from bench_lib import cases, config
+from bench_lib import cases, config, resources
+from bench_lib.grid import run_grid
 from bench_lib.engines.registry import ENGINES
 
 DEFAULT_ENGINES = ("hf", "hf-generate", "llamacpp", "vllm")
@@ -61,8 +62,8 @@ def own_rates(engine: str, model: str, task: str, batch_size: int) -> dict[str, 
     from bench_lib.tasks import get_task
     from bench_lib.workloads.generate import encode_prompts
 
-    eng = cases.engine_for(engine, model, *cases._settings()[:2])
-    prompts = encode_prompts(cases.tokenizer_for(model), cases.examples_for(task, config.profile().n_examples))
+    eng = resources.engine_for(engine, model, *cases._settings()[:2])
+    prompts = encode_prompts(resources.tokenizer_for(model), resources.examples_for(task, config.profile().n_examples))
     report = eng.generate(prompts[:batch_size], get_task(task).max_new_tokens).engine_report
     rates = {}
     if report.get("prompt_eval_ms"):
@@ -77,7 +78,7 @@ def engine_grid(task: str, models: Iterable[str], batch_sizes: Iterable[int]) ->
     if task not in config.task_names():
         return {"_skip": f"task {task!r} is not in BENCH_TASKS={','.join(config.task_names())}"}
     combos = [(m, task, b, e) for m in models for e in engine_names() for b in batch_sizes]
-    return {(m, e, b): v for (m, _, b, e), v in cases.run_grid(engine_inference_result, combos).items()}
+    return {(m, e, b): v for (m, _, b, e), v in run_grid(engine_inference_result, combos).items()}
 
 
 def engine_generation_callable(model: str, task: str, batch_size: int, engine: str):
@@ -97,7 +98,7 @@ def parity_prompts(model: str, n_per_task: int) -> list[tuple[str, list[int], in
 
     out = []
     for task in PARITY_TASKS:
-        ids = encode_prompts(cases.tokenizer_for(model), cases.examples_for(task, n_per_task))
+        ids = encode_prompts(resources.tokenizer_for(model), resources.examples_for(task, n_per_task))
         out.extend((task, p, get_task(task).max_new_tokens) for p in ids)
     return out
 
@@ -135,7 +136,7 @@ def overhead_result(model: str, engine: str, repeats: int = 6, max_new_tokens: i
     if engine == "vllm" and importlib.util.find_spec("vllm") is None:
         return _overhead_in_vllm_env(model, repeats, max_new_tokens)
     eng = engine_with(engine, model)
-    prompt = encode_prompts(cases.tokenizer_for(model), cases.examples_for("openmath", 1))[0]
+    prompt = encode_prompts(resources.tokenizer_for(model), resources.examples_for("openmath", 1))[0]
     out = compare(eng, prompt, max_new_tokens, repeats)
     out["model"] = model
     out["metrics"] = {"engines_overhead_ratio": out["ratio"].median,
@@ -159,9 +160,9 @@ def _overhead_in_vllm_env(model: str, repeats: int, max_new_tokens: int) -> dict
 
 def parity_grid(models: Iterable[str]) -> dict:
     combos = [(m, e, t) for m in models for e, t in PARITY_VARIANTS]
-    return {(m, f"{e}-{t}" if t else e): v for (m, e, t), v in cases.run_grid(parity_result, combos).items()}
+    return {(m, f"{e}-{t}" if t else e): v for (m, e, t), v in run_grid(parity_result, combos).items()}
 
 
 def overhead_grid(models: Iterable[str], engines: Iterable[str] | None = None) -> dict:
     combos = [(m, e) for m in models for e in (engines or engine_names())]
-    return cases.run_grid(overhead_result, combos)
+    return run_grid(overhead_result, combos)

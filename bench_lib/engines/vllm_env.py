@@ -68,7 +68,7 @@ def call(target: str, *args, offline: bool = True, timeout_s: float = TIMEOUT_S)
 
 def call_grid(target: str, combos: list[tuple], *args) -> dict:
     """A grid run in vLLM's interpreter: `target(*args)` returns {JSON list of the key: entry}
-    (entries as cases.run_grid makes them). Here keys are tuples again and each result's
+    (entries as grid.run_grid makes them). Here keys are tuples again and each result's
     "spreads" are Spread objects; a failure of the whole call marks every combination skipped
     (vLLM missing) or failed, with the reason."""
     from bench_lib.engines.base import EngineUnavailable

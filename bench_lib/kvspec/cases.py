@@ -3,11 +3,12 @@
 
 Each engine's work is a backend found through kvspec/registry.py; the sizes, drafts and the
 plain-versus-speculative protocol they share live in kvspec/protocol.py.
-Every grid records per combination a result, a skip reason or an error (cases.run_grid).
+Every grid records per combination a result, a skip reason or an error (grid.run_grid).
 """
 from __future__ import annotations
 
-from bench_lib import cases
+from bench_lib import resources
+from bench_lib.grid import run_grid
 from bench_lib.kvspec import protocol, registry
 
 
@@ -58,7 +59,7 @@ def kv_task_result(model: str, kv_type: str, task: str, engine: str = "hf") -> d
     eng = load_hf(spec, device, dtype, loop="generate", model=protocol.model(model, device, dtype),
                   **kvcache.generate_kwargs(kv_type))
     t = get_task(task)
-    out = measure_generation(eng, cases.tokenizer_for(model), t, cases.examples_for(task, prof.n_examples),
+    out = measure_generation(eng, resources.tokenizer_for(model), t, resources.examples_for(task, prof.n_examples),
                              batch_size=1, repeats=1, warmup=0)
     keys = [key for name in t.metric_names for key in (name, *interval_names(name))]
     return {"metrics": {k: out["metrics"][k] for k in keys}, "texts": out["texts"]}
@@ -66,7 +67,7 @@ def kv_task_result(model: str, kv_type: str, task: str, engine: str = "hf") -> d
 
 def kv_task_grid(models, kv_types, tasks) -> dict:
     combos = [(m, k, t) for m in models for k in kv_types for t in tasks]
-    return cases.run_grid(kv_task_result, combos)
+    return run_grid(kv_task_result, combos)
 
 
 # --- speculative decoding ----------------------------------------------------------------------

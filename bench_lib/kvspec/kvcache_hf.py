@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 
-from bench_lib import cases
+from bench_lib import resources
+from bench_lib.grid import run_grid
 from bench_lib.kvspec import kvcache, protocol
 from bench_lib.kvspec.protocol import KV_DECODE_TOKENS, kv_windows
 
@@ -16,7 +17,7 @@ REFERENCE = "dynamic"
 def _reference(model: str, context: int, device: str, dtype: str, n_windows: int):
     from bench_lib import quality
 
-    windows = quality.evaluation_windows(cases.tokenizer_for(model), context, n_windows)
+    windows = quality.evaluation_windows(resources.tokenizer_for(model), context, n_windows)
     return quality.reference_logprobs(kvcache.decode_logits_fn(protocol.model(model, device, dtype), REFERENCE), windows)
 
 
@@ -24,7 +25,7 @@ def _reference(model: str, context: int, device: str, dtype: str, n_windows: int
 def _reference_greedy(model: str, context: int, device: str, dtype: str) -> tuple[int, ...]:
     from bench_lib.kvspec import kvdecode
 
-    run = kvdecode.decode_run(protocol.model(model, device, dtype), cases.tokenizer_for(model), REFERENCE, context,
+    run = kvdecode.decode_run(protocol.model(model, device, dtype), resources.tokenizer_for(model), REFERENCE, context,
                               KV_DECODE_TOKENS, device)
     return tuple(run.token_ids)
 
@@ -39,7 +40,7 @@ def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
     device, dtype, prof = protocol.settings()
     spec = get_spec(model)
     kvcache.kv_config(kv_type)  # skips here when the backend's package is missing
-    lm, tok = protocol.model(model, device, dtype), cases.tokenizer_for(model)
+    lm, tok = protocol.model(model, device, dtype), resources.tokenizer_for(model)
     speed = kvdecode.measure_decode(lm, tok, kv_type, context, KV_DECODE_TOKENS, device, prof.repeats, prof.warmup)
     reference = _reference_greedy(model, context, device, dtype)
     metrics = dict(speed["metrics"])
@@ -53,4 +54,4 @@ def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
 
 
 def grid(models, kv_types, contexts) -> dict:
-    return cases.run_grid(kv_cache_result, [(m, k, c) for m in models for k in kv_types for c in contexts])
+    return run_grid(kv_cache_result, [(m, k, c) for m in models for k in kv_types for c in contexts])

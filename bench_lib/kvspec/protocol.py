@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import os
 
-from bench_lib import cases, config
+from bench_lib import config, resources
+from bench_lib.grid import run_grid
 
 # Tokens in the cache at the end of a decode run ("context"), and decoded tokens per run.
 KV_CONTEXTS = (256, 1024)
@@ -64,7 +65,7 @@ class SpeculativeMismatch(AssertionError):
 def spec_prompts(model_name: str, task: str, n: int) -> list[list[int]]:
     from bench_lib.workloads.generate import encode_prompts
 
-    return encode_prompts(cases.tokenizer_for(model_name), cases.examples_for(task, n))
+    return encode_prompts(resources.tokenizer_for(model_name), resources.examples_for(task, n))
 
 
 def speculative_result(make_runner, engine: str, model_name: str, method: str, task: str,
@@ -85,7 +86,7 @@ def speculative_result(make_runner, engine: str, model_name: str, method: str, t
 def speculative_grid(make_runner, engine: str, models, methods, tasks, n_prompts: int | None) -> dict:
     """{(model, method, task): result | skip | error} of one backend's runners, in this process."""
     combos = [(m, meth, t) for m in models for meth in methods for t in tasks]
-    return cases.run_grid(functools.partial(speculative_result, make_runner, engine, n_prompts=n_prompts), combos)
+    return run_grid(functools.partial(speculative_result, make_runner, engine, n_prompts=n_prompts), combos)
 
 
 def compare_with_plain(runner, prompts, repeats: int, warmup: int, what: str) -> dict:

@@ -11,7 +11,8 @@ import math
 import statistics
 
 from bench_lib import config, quality
-from bench_lib.cases import examples_for, run_grid, tokenizer_for
+from bench_lib.grid import run_grid
+from bench_lib.resources import examples_for, tokenizer_for
 from bench_lib.models import get_spec
 
 # Calibration / QAT training windows: train split, disjoint from the evaluation text.

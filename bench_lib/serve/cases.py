@@ -34,7 +34,8 @@ import os
 from dataclasses import dataclass, replace
 from typing import Iterable
 
-from bench_lib import cases, config
+from bench_lib import config, resources
+from bench_lib.grid import run_grid
 from bench_lib.serve import servers
 from bench_lib.engines.base import EngineUnavailable
 from bench_lib.models import get_spec
@@ -199,7 +200,7 @@ def measure_load(server: servers.Server, model: str, load: dict, label: str,
     server.loads_run += 1
     tag = f"L{server.loads_run}"
     requests = serve_requests(model, ep, n + warm, s.max_tokens, tag)
-    tok = cases.tokenizer_for(model)
+    tok = resources.tokenizer_for(model)
     run = serve.run_load(server.base_url, ep, server.model, requests[warm:], warmup=requests[:warm],
                          request_timeout_s=s.request_timeout_s, run_timeout_s=run_timeout_s or s.run_timeout_s,
                          tokenizer=tok, burstiness=burstiness(), **load)
@@ -233,7 +234,7 @@ def serving_grid(kind: str, models: Iterable[str], load_names: Iterable[str]) ->
             out.update({(model, ld): {"error": f"{type(exc).__name__}: {exc}"} for ld in load_names})
             continue
         with servers.running(server):
-            grid = cases.run_grid(lambda ld: serving_result(server, model, ld), [(ld,) for ld in load_names])
+            grid = run_grid(lambda ld: serving_result(server, model, ld), [(ld,) for ld in load_names])
         out.update({(model, ld): v for (ld,), v in grid.items()})
     return out
 

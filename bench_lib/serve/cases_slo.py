@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from bench_lib import config
+from bench_lib.grid import run_grid
 from bench_lib.serve import cases as cases_serve
 from bench_lib.serve import servers
 from bench_lib.engines.base import EngineUnavailable
@@ -151,7 +152,7 @@ def slo_grid(kind: str, models, slo_names) -> dict:
             out.update({(model, s): {"error": f"{type(exc).__name__}: {exc}"} for s in slo_names})
             continue
         with servers.running(server):
-            grid = cases_serve.cases.run_grid(lambda s: search_result(server, model, s), [(s,) for s in slo_names])
+            grid = run_grid(lambda s: search_result(server, model, s), [(s,) for s in slo_names])
         out.update({(model, s): v for (s,), v in grid.items()})
     return out
 
