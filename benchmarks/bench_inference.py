@@ -5,7 +5,7 @@ One class per task: asv computes its grid once in setup_cache and each track_ re
 number from it. GenerateTime times the same generation with asv's own repeats.
 """
 from benchmarks import common
-from bench_lib import cases
+from bench_lib import inference
 
 
 class _Tracks(common._GenerationTracks):
@@ -107,7 +107,7 @@ class GenerateTime:
     version = "generate-2"
 
     def setup(self, model, task, batch_size):
-        self.generate = cases.generation_callable(model, task, batch_size)
+        self.generate = inference.generation_callable(model, task, batch_size)
 
     def time_generate(self, model, task, batch_size):
         self.generate()

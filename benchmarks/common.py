@@ -29,20 +29,20 @@ TIMEOUT = 3600
 
 def inference_grid(task: str) -> dict:
     """setup_cache body of a task's inference class: its grid, or why it is not run."""
-    from bench_lib import cases
+    from bench_lib import inference
 
     if task not in TASKS:
         return {"_skip": f"task {task!r} is not in BENCH_TASKS={','.join(TASKS)}"}
-    return cases.inference_grid(task, MODELS, BATCH_SIZES)
+    return inference.inference_grid(task, MODELS, BATCH_SIZES)
 
 
 def arc_loglik_grid() -> dict:
     """setup_cache body of the ARC log-likelihood class: its grid, or why it is not run."""
-    from bench_lib import cases
+    from bench_lib import inference
 
     if "arc" not in TASKS:
         return {"_skip": f"task 'arc' is not in BENCH_TASKS={','.join(TASKS)}"}
-    return cases.arc_loglik_grid(MODELS)
+    return inference.arc_loglik_grid(MODELS)
 
 
 def pick(grid: dict, key: tuple) -> dict:

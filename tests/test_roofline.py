@@ -88,9 +88,9 @@ def test_hf_engine_facts_count_its_parameters(hf_engine):
 
 @pytest.mark.slow  # loads the embedded model
 def test_inference_rows_carry_mbu_and_prefill_mfu_on_cpu():
-    from bench_lib import cases
+    from bench_lib import inference
 
-    m = cases.inference_result("tiny-qwen3", "arc", 1)["metrics"]
+    m = inference.inference_result("tiny-qwen3", "arc", 1)["metrics"]
     assert 0 < m["decode_mbu"] < 1.5 and m["prefill_mfu"] > 0
     assert m["decode_bytes_per_s"] == pytest.approx(m["decode_bytes_per_token"] * m["output_tokens_per_s"])
 

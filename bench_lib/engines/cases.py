@@ -12,7 +12,7 @@ import importlib.util
 import os
 from typing import Iterable
 
-from bench_lib import cases, config, resources
+from bench_lib import config, inference, resources
 from bench_lib.grid import run_grid
 from bench_lib.engines.registry import ENGINES
 
@@ -51,9 +51,9 @@ def engine_with(engine: str, model: str, gguf_type: str | None = None):
 
 
 def engine_inference_result(model: str, task: str, batch_size: int, engine: str) -> dict:
-    """Speed, memory and task metrics of one engine (cases.inference_result), plus the engine's
+    """Speed, memory and task metrics of one engine (inference.inference_result), plus the engine's
     own prompt/decode rates where it reports them (llama.cpp)."""
-    out = cases.inference_result(model, task, batch_size, engine)
+    out = inference.inference_result(model, task, batch_size, engine)
     out["metrics"].update(own_rates(engine, model, task, batch_size))
     return out
 
@@ -62,7 +62,7 @@ def own_rates(engine: str, model: str, task: str, batch_size: int) -> dict[str, 
     from bench_lib.tasks import get_task
     from bench_lib.workloads.generate import encode_prompts
 
-    eng = resources.engine_for(engine, model, *cases._settings()[:2])
+    eng = resources.engine_for(engine, model, *inference._settings()[:2])
     prompts = encode_prompts(resources.tokenizer_for(model), resources.examples_for(task, config.profile().n_examples))
     report = eng.generate(prompts[:batch_size], get_task(task).max_new_tokens).engine_report
     rates = {}
@@ -88,7 +88,7 @@ def engine_generation_callable(model: str, task: str, batch_size: int, engine: s
         # by the *Engines classes' track_ values, from one server per task.
         raise NotImplementedError("vLLM runs here only through its server (.venv-vllm); its timings are the "
                                   "track_ values of ArcEngines/SquadEngines/OpenMathEngines")
-    return cases.generation_callable(model, task, batch_size, engine)
+    return inference.generation_callable(model, task, batch_size, engine)
 
 
 def parity_prompts(model: str, n_per_task: int) -> list[tuple[str, list[int], int]]:
