@@ -243,7 +243,7 @@ def write_report(rows: list[dict], out_dir: Path, note: str) -> dict:
                         f"{html_table(trs)}{plots}")
     if not sections:
         sections.append("<p>No configuration with a task score in these results.</p>")
-    from bench_lib.serve.cases_slo import copy_plots  # serving: latency against load, if a search ran
+    from bench_lib.serve.slo import copy_plots  # serving: latency against load, if a search ran
 
     sections += [f'<h2>Serving SLO search</h2><img src="{n}" alt="latency against load">' for n in copy_plots(out_dir)]
     (out_dir / "index.html").write_text(_PAGE.format(n_images=len(images), note=html.escape(note),

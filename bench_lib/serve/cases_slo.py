@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -79,7 +78,7 @@ def search_result(server: servers.Server, model: str, slo_text: str) -> dict:
             return cases_serve.measure_load(server, model, {key: value}, f"{kind}:{value:g}",
                                             run_timeout_s=step_s)["metrics"]
         searches[kind] = slo.search(measure, _coarse(name, default, conv), lim, kind, budget_s=_budget())
-    png = config.cache_dir() / "serve-slo" / f"{server.kind}-{model.replace('/', '_')}-{slo_text.replace(':', '').replace(',', '-')}.png"
+    png = slo.plot_dir() / f"{server.kind}-{model.replace('/', '_')}-{slo_text.replace(':', '').replace(',', '-')}.png"
     plot(searches, lim, png, f"{server.kind} · {model} · SLO p99 {slo_text} ms")
     png.with_suffix(".md").write_text(table(searches) + "\n")  # the loads tried, beside the plot
     return {"metrics": {"serve_slo_max_rate": searches["rate"].found,
@@ -155,16 +154,6 @@ def slo_grid(kind: str, models, slo_names) -> dict:
             grid = run_grid(lambda s: search_result(server, model, s), [(s,) for s in slo_names])
         out.update({(model, s): v for (s,), v in grid.items()})
     return out
-
-
-def copy_plots(out_dir: Path) -> list[str]:
-    """The SLO search plots, copied next to the report page; their file names."""
-    src = config.cache_dir() / "serve-slo"
-    names = []
-    for png in sorted(src.glob("*.png")) if src.is_dir() else []:
-        shutil.copyfile(png, out_dir / f"serve-slo-{png.name}")
-        names.append(f"serve-slo-{png.name}")
-    return names
 
 
 def main(argv=None) -> int:
