@@ -9,8 +9,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "bench_lib"
-# Commands that run any area's grids: they sit above every area, like benchmarks/.
-ENTRY_POINTS = {"bench_lib.cli", "bench_lib.gpu_check"}
+# Above every area, like benchmarks/: the commands that run any area's grids, and preflight,
+# which checks every area's settings with the readers its case functions use.
+ENTRY_POINTS = {"bench_lib.cli", "bench_lib.gpu_check", "bench_lib.preflight"}
 
 
 def modules(package: Path = PACKAGE) -> dict[str, Path]:
