@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench_lib import asv_results, pareto
+from bench_lib.tasks import headline_metrics
 
 # The score each task is judged by (the one the researchers report); other task metrics stay
 # in the asv dashboard.
-HEADLINE = {"arc": "arc_macro_f1", "squad": "squad_f1", "openmath": "openmath_absdiff"}
+HEADLINE = headline_metrics()
 # The device memory the engine holds (NVML: every engine, llama.cpp and vLLM included), else torch's
 # allocator peak (a torch engine without NVML), else process RSS.
 MEMORY = ("device_memory_bytes", "cuda_max_allocated_bytes", "peak_rss_bytes")

@@ -100,3 +100,48 @@ class _GenerationTracks:
     track_decode_mbu = track("decode_mbu")
     track_prefill_flops_per_s = track("prefill_flops_per_s")
     track_prefill_mfu = track("prefill_mfu")
+
+
+def _task_tracks(task, metric_names) -> dict:
+    """track_<metric without the task prefix>, with its 95% interval bounds beside it."""
+    out = {}
+    for name in metric_names:
+        short = name[len(task.name) + 1:] if name.startswith(task.name + "_") else name
+        for suffix in ("", "_ci_low", "_ci_high"):
+            out[f"track_{short}{suffix}"] = track(name + suffix)
+    return out
+
+
+# asv keys a setup_cache by its module and first line (classes sharing a line share one cache),
+# so each generated class gets a setup_cache compiled on a line of its own, past any real line.
+_SETUP_CACHE_LINE = 100_000  # + 10 per task, in registry order: the same in every asv process
+_SETUP_CACHE_SOURCE = "def setup_cache(self):\n    return _grid(_task)\n"
+
+
+def _setup_cache(module: str, cls_name: str, grid, task_name: str, index: int):
+    import linecache
+
+    filename = f"<{module}.{cls_name}.setup_cache>"
+    source = "\n" * (_SETUP_CACHE_LINE + 10 * index - 1) + _SETUP_CACHE_SOURCE
+    namespace = {"_grid": grid, "_task": task_name}
+    exec(compile(source, filename, "exec"), namespace)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # for inspect
+    fn = namespace["setup_cache"]
+    fn.__module__, fn.__qualname__ = module, f"{cls_name}.setup_cache"
+    return fn
+
+
+def _task_classes(namespace: dict, base: type, suffix: str, tracks: str, grid) -> None:
+    """One asv class per registered task, named <task.asv_name><suffix> (ArcInference), derived
+    from `base`, its setup_cache returning grid(task name), tracking the task's `tracks` metrics
+    (an attribute of the task module: inference_tracks, engine_tracks). Tasks outside
+    BENCH_TASKS are still declared, so their names stay; their grid says why they are skipped."""
+    from bench_lib.tasks import TASKS, get_task
+
+    module = namespace["__name__"]
+    for index, name in enumerate(TASKS):
+        task = get_task(name)
+        cls_name = f"{task.asv_name}{suffix}"
+        attrs = {"__module__": module, "__qualname__": cls_name,
+                 "setup_cache": _setup_cache(module, cls_name, grid, name, index), **_task_tracks(task, getattr(task, tracks))}
+        namespace[cls_name] = type(cls_name, (base,), attrs)

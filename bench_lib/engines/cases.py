@@ -15,11 +15,12 @@ from typing import Iterable
 from bench_lib import config, inference, resources
 from bench_lib.grid import run_grid
 from bench_lib.engines.registry import ENGINES
+from bench_lib.tasks import task_names
 
 DEFAULT_ENGINES = ("hf", "hf-generate", "llamacpp", "vllm")
 # Engine variants checked against HF for identical greedy ids: (engine, GGUF type or None).
 PARITY_VARIANTS = (("llamacpp", "f32"), ("llamacpp", "f16"), ("vllm", None))
-PARITY_TASKS = ("arc", "squad", "openmath")
+PARITY_TASKS = task_names()  # every registered task
 OVERHEAD_MAX_NEW = 128  # decode steps per overhead run (EOS ignored): per-token time dominates
 
 
