@@ -28,7 +28,7 @@ def _engine_grid(task: str) -> dict:
 
 
 # ArcEngines, SquadEngines, OpenMathEngines: one per registered task
-common._task_classes(globals(), _EngineTracks, "Engines", "key_metrics", _engine_grid)
+common._task_classes(globals(), _EngineTracks, "Engines", common._interval_tracks("key_metrics"), _engine_grid)
 
 
 class EngineGenerateTime:

@@ -19,7 +19,7 @@ class _Tracks(common._GenerationTracks):
         self.result = common.pick(grid, (model, batch_size))
 
 
-common._task_classes(globals(), _Tracks, "Inference", "inference_tracks", common.inference_grid)
+common._task_classes(globals(), _Tracks, "Inference", common._interval_tracks("inference_tracks"), common.inference_grid)
 
 
 class ArcLoglik:

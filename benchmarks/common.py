@@ -102,13 +102,24 @@ class _GenerationTracks:
     track_prefill_mfu = track("prefill_mfu")
 
 
-def _task_tracks(task, metric_names) -> dict:
-    """track_<metric without the task prefix>, with its 95% interval bounds beside it."""
+def _interval_tracks(attr: str):
+    """task → track_<metric without the task prefix> for each metric in the task module's `attr`,
+    with its 95% interval bounds beside it (track_<x>_ci_low / _ci_high)."""
+    def tracks(task) -> dict[str, str]:
+        out = {}
+        for name in getattr(task, attr):
+            short = name[len(task.name) + 1:] if name.startswith(task.name + "_") else name
+            out.update({f"track_{short}{s}": name + s for s in ("", "_ci_low", "_ci_high")})
+        return out
+    return tracks
+
+
+def _finetune_tracks(task) -> dict[str, str]:
+    """task → the fine-tuning tracks of its key metrics: mean over seeds and its 95% half-width."""
     out = {}
-    for name in metric_names:
-        short = name[len(task.name) + 1:] if name.startswith(task.name + "_") else name
-        for suffix in ("", "_ci_low", "_ci_high"):
-            out[f"track_{short}{suffix}"] = track(name + suffix)
+    for name in task.key_metrics:
+        short = name[len(task.name) + 1:]
+        out.update({f"track_{short}": f"train_ft_{name}_mean", f"track_{short}_ci95": f"train_ft_{name}_ci95"})
     return out
 
 
@@ -131,17 +142,18 @@ def _setup_cache(module: str, cls_name: str, grid, task_name: str, index: int):
     return fn
 
 
-def _task_classes(namespace: dict, base: type, suffix: str, tracks: str, grid) -> None:
+def _task_classes(namespace: dict, base: type, suffix: str, tracks, grid) -> None:
     """One asv class per registered task, named <task.asv_name><suffix> (ArcInference), derived
-    from `base`, its setup_cache returning grid(task name), tracking the task's `tracks` metrics
-    (an attribute of the task module: inference_tracks, engine_tracks). Tasks outside
-    BENCH_TASKS are still declared, so their names stay; their grid says why they are skipped."""
+    from `base`, with `task` set to the task's name, its setup_cache returning grid(task name),
+    and a track_ method per entry of tracks(task module) ({method name: metric name}). Tasks
+    outside BENCH_TASKS are still declared, so their names stay; their grid says why they skip."""
     from bench_lib.tasks import TASKS, get_task
 
     module = namespace["__name__"]
     for index, name in enumerate(TASKS):
         task = get_task(name)
         cls_name = f"{task.asv_name}{suffix}"
-        attrs = {"__module__": module, "__qualname__": cls_name,
-                 "setup_cache": _setup_cache(module, cls_name, grid, name, index), **_task_tracks(task, getattr(task, tracks))}
+        attrs = {"__module__": module, "__qualname__": cls_name, "task": name,
+                 "setup_cache": _setup_cache(module, cls_name, grid, name, index),
+                 **{method: track(metric_name) for method, metric_name in tracks(task).items()}}
         namespace[cls_name] = type(cls_name, (base,), attrs)

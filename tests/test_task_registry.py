@@ -28,6 +28,9 @@ for _name in metric_names:
     for _suffix in ("", "_ci_low", "_ci_high"):
         metrics.register(_name + _suffix, "fraction", True, "toy " + _name + _suffix)
     metrics.register("quant_delta_" + _name, "fraction", True, "toy delta")
+for _name in key_metrics:
+    metrics.register("train_ft_" + _name + "_mean", "fraction", True, "toy fine-tuned")
+    metrics.register("train_ft_" + _name + "_ci95", "fraction", True, "toy fine-tuned interval")
 '''
 
 
@@ -60,7 +63,8 @@ def test_a_registered_task_gets_its_asv_classes(toy_task, monkeypatch):
     from asv_runner.benchmarks._base import get_setup_cache_key
 
     try:
-        inference, engines = _fresh("benchmarks.bench_inference", "benchmarks.bench_engines")
+        inference, engines, train = _fresh("benchmarks.bench_inference", "benchmarks.bench_engines",
+                                           "benchmarks.bench_train")
         cls = inference.ToyInference
         assert {"track_score", "track_score_ci_low", "track_score_ci_high", "track_parse_rate",
                 "track_ttft"} <= set(dir(cls))
@@ -71,9 +75,10 @@ def test_a_registered_task_gets_its_asv_classes(toy_task, monkeypatch):
                 for n in ("Arc", "Squad", "OpenMath", "Toy")}
         assert len(keys) == 4
         assert cls.setup_cache.__globals__["_task"] == "toy"
+        assert {"track_score", "track_score_ci95"} <= set(dir(train.ToyFineTune)) and train.ToyFineTune.task == "toy"
     finally:
         monkeypatch.undo()
-        _fresh("benchmarks.bench_inference", "benchmarks.bench_engines")
+        _fresh("benchmarks.bench_inference", "benchmarks.bench_engines", "benchmarks.bench_train")
     assert not hasattr(importlib.import_module("benchmarks.bench_inference"), "ToyInference")
 
 

@@ -34,7 +34,7 @@ class Task(Protocol):
     headline_metric: str   # the score reports and the quantization table judge it by
     finetune_metric: str   # the score the fine-tuning table shows
     inference_tracks: tuple[str, ...]  # metrics the inference class tracks (each with its interval)
-    key_metrics: tuple[str, ...]       # tracked by the engine classes, compared by the quantization suite
+    key_metrics: tuple[str, ...]       # tracked by the engine and fine-tuning classes, compared by quant
 
     def parse_row(self, row: dict, where: str) -> Example: ...
 
