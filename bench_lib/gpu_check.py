@@ -147,7 +147,7 @@ def _gb(x: float | None) -> str:
 
 
 def stage_ratios() -> list[str]:
-    from bench_lib import cases_train
+    from bench_lib.train import cases as cases_train
 
     out = cases_train.memory_ratio_result(cases_train.RATIO_MODEL, RATIO_SHAPE)
     batch, seq = RATIO_SHAPE.split("x")
@@ -166,7 +166,7 @@ def stage_ratios() -> list[str]:
 
 
 def stage_quant_cuda() -> list[str]:
-    from bench_lib import cases_quant
+    from bench_lib.quant import cases as cases_quant
 
     lines = []
     for scheme in ("gptq-int4", "awq-int4"):
@@ -179,7 +179,7 @@ def stage_quant_cuda() -> list[str]:
 
 
 def stage_kv_fp8() -> list[str]:
-    from bench_lib import cases_kvspec
+    from bench_lib.kvspec import cases as cases_kvspec
 
     m = cases_kvspec.kv_cache_result("tiny-qwen3", "fp8", 256)["metrics"]
     return [f"  fp8 KV cache, context 256: {m['kvspec_decode_tokens_per_s']:.1f} decode tokens/s, "

@@ -382,7 +382,7 @@ register("quality_same_top_p", "fraction", True, "share of scored tokens where r
 register("quality_ppl_ratio", "ratio", False, "PPL(test) / PPL(reference) on the scored tokens")
 register("quality_ln_ppl_ratio", "nats", False, "ln(PPL(test) / PPL(reference))")
 register("quality_rms_dp", "fraction", False, "RMS of p_test(next token) - p_reference(next token)")
-# Serving under load (bench_lib/workloads/serve.py; definitions of vLLM's serving benchmark).
+# Serving under load (bench_lib/serve/client.py; definitions of vLLM's serving benchmark).
 register("serve_completed", "requests", True, "serving: requests that produced their requested output (the fixed length, else >= 1 token)")
 register("serve_failed", "requests", False, "serving: requests that failed, replied empty or short, timed out or were not sent in time")
 register("serve_duration_s", "seconds", False, "serving: first request sent to last request finished")
@@ -407,7 +407,7 @@ register("serve_e2el_p50_s", "seconds", False, "serving: end-to-end latency per 
 register("serve_e2el_p90_s", "seconds", False, "serving: end-to-end latency per request, 90th percentile")
 register("serve_e2el_p99_s", "seconds", False, "serving: end-to-end latency per request, 99th percentile")
 register("serve_server_peak_rss_bytes", "bytes", False, "serving: sum of peak RSS of the server's processes, model load included")
-# Serving from the scheduled send time, client lag, SLO search (bench_lib/workloads/serve_metrics.py, slo.py).
+# Serving from the scheduled send time, client lag, SLO search (bench_lib/serve/metrics.py, slo.py).
 for _stat, _what in (("mean", "mean"), ("p50", "median"), ("p90", "90th percentile"), ("p99", "99th percentile")):
     register(f"serve_ttft_sched_{_stat}_s", "seconds", False, f"serving: time to first token from the scheduled send time, {_what}")
     register(f"serve_e2el_sched_{_stat}_s", "seconds", False, f"serving: end-to-end latency from the scheduled send time, {_what}")
@@ -454,7 +454,7 @@ register("engines_suite_decode_tokens_per_s", "tokens/s", True, "engines: decode
 register("engines_bare_decode_tokens_per_s", "tokens/s", True, "engines: decode tokens/s of the engine's bare loop on the same model")
 register("engines_own_prompt_tokens_per_s", "tokens/s", True, "engines: prompt tokens/s from the engine's own timers (llama.cpp t_p_eval)")
 register("engines_own_decode_tokens_per_s", "tokens/s", True, "engines: decode tokens/s from the engine's own timers (llama.cpp t_eval)")
-# Quantization suite (bench_lib/cases_quant.py); quality of a scheme uses the quality_* records.
+# Quantization suite (bench_lib/quant/cases.py); quality of a scheme uses the quality_* records.
 register("quant_quantize_s", "seconds", False, "quant: time to build the quantized model, loading the source weights included")
 register("quant_build_peak_rss_bytes", "bytes", False, "quant: peak process RSS while building the quantized model")
 register("quant_build_rss_increase_bytes", "bytes", False, "quant: peak RSS while building minus RSS before it")

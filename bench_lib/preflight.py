@@ -35,7 +35,7 @@ def _device_and_dtype():
 
 
 def _engines():
-    from bench_lib import cases_engines
+    from bench_lib.engines import cases as cases_engines
 
     cases_engines.engine_names()
 
@@ -120,17 +120,17 @@ def _serve():
                                  "e.g. BENCH_SERVE_URL=http://127.0.0.1:8000")
     # The serving modules own the syntax of their settings; each reader raises ConfigError. Readers
     # are looked up by name, so that this check follows those modules as they change.
-    readers = [("bench_lib.cases_serve", "size", ()), ("bench_lib.cases_serve", "burstiness", ()),
-               ("bench_lib.cases_serve", "warmup_count", ()), ("bench_lib.cases_serve", "loads", ()),
-               ("bench_lib.cases_serve", "goodput_limits_s", ()), ("bench_lib.cases_serve", "fixed_output", ()),
-               ("bench_lib.cases_serve", "endpoint", ()), ("bench_lib.serve_prompts", "workload", ()),
-               ("bench_lib.serve_prompts", "length_spec", ("BENCH_SERVE_INPUT_LEN", "task")),
-               ("bench_lib.serve_prompts", "length_spec", ("BENCH_SERVE_OUTPUT_LEN", "fixed")),
-               ("bench_lib.serve_prompts", "_int_env", ("BENCH_SERVE_SHARED_PREFIX", 256)),
-               ("bench_lib.serve_prompts", "_int_env", ("BENCH_SERVE_TURNS", 3)),
-               ("bench_lib.cases_serve_slo", "slos", ()),
-               ("bench_lib.cases_serve_slo", "_coarse", ("BENCH_SERVE_SLO_RATES", "DEFAULT_RATES", float)),
-               ("bench_lib.cases_serve_slo", "_coarse", ("BENCH_SERVE_SLO_CONCURRENCY", "DEFAULT_CONCURRENCY", int))]
+    readers = [("bench_lib.serve.cases", "size", ()), ("bench_lib.serve.cases", "burstiness", ()),
+               ("bench_lib.serve.cases", "warmup_count", ()), ("bench_lib.serve.cases", "loads", ()),
+               ("bench_lib.serve.cases", "goodput_limits_s", ()), ("bench_lib.serve.cases", "fixed_output", ()),
+               ("bench_lib.serve.cases", "endpoint", ()), ("bench_lib.serve.prompts", "workload", ()),
+               ("bench_lib.serve.prompts", "length_spec", ("BENCH_SERVE_INPUT_LEN", "task")),
+               ("bench_lib.serve.prompts", "length_spec", ("BENCH_SERVE_OUTPUT_LEN", "fixed")),
+               ("bench_lib.serve.prompts", "_int_env", ("BENCH_SERVE_SHARED_PREFIX", 256)),
+               ("bench_lib.serve.prompts", "_int_env", ("BENCH_SERVE_TURNS", 3)),
+               ("bench_lib.serve.cases_slo", "slos", ()),
+               ("bench_lib.serve.cases_slo", "_coarse", ("BENCH_SERVE_SLO_RATES", "DEFAULT_RATES", float)),
+               ("bench_lib.serve.cases_slo", "_coarse", ("BENCH_SERVE_SLO_CONCURRENCY", "DEFAULT_CONCURRENCY", int))]
     for module_name, name, args in readers:
         try:
             module = importlib.import_module(module_name)

@@ -47,10 +47,14 @@ class QualityError(ValueError):
 
 # --- the fixed evaluation text ----------------------------------------------------------------
 
-def evaluation_conversations(tasks: Sequence[str] = ("arc", "squad", "openmath"), split: str = "test") -> list[list[dict]]:
-    """User prompt + reference answer of each task example, tasks interleaved so that every window
-    mixes them: text in the model's own domain and format, identical on every machine."""
+def evaluation_conversations(tasks: Sequence[str] | None = None, split: str = "test") -> list[list[dict]]:
+    """User prompt + reference answer of each task example (default: every registered task), tasks
+    interleaved so that every window mixes them: text in the model's own domain and format,
+    identical on every machine."""
+    from bench_lib.tasks import task_names
     from bench_lib.tasks.loading import load_examples
+
+    tasks = task_names() if tasks is None else tasks
 
     per_task = [load_examples(t, split) for t in tasks]
     out = []

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench_lib import asv_results, pareto
+from bench_lib.tasks import headline_metrics
 
 # The score each task is judged by (the one the researchers report); other task metrics stay
 # in the asv dashboard.
-HEADLINE = {"arc": "arc_macro_f1", "squad": "squad_f1", "openmath": "openmath_absdiff"}
+HEADLINE = headline_metrics()
 # The device memory the engine holds (NVML: every engine, llama.cpp and vLLM included), else torch's
 # allocator peak (a torch engine without NVML), else process RSS.
 MEMORY = ("device_memory_bytes", "cuda_max_allocated_bytes", "peak_rss_bytes")
@@ -243,7 +244,7 @@ def write_report(rows: list[dict], out_dir: Path, note: str) -> dict:
                         f"{html_table(trs)}{plots}")
     if not sections:
         sections.append("<p>No configuration with a task score in these results.</p>")
-    from bench_lib.cases_serve_slo import copy_plots  # serving: latency against load, if a search ran
+    from bench_lib.serve.slo import copy_plots  # serving: latency against load, if a search ran
 
     sections += [f'<h2>Serving SLO search</h2><img src="{n}" alt="latency against load">' for n in copy_plots(out_dir)]
     (out_dir / "index.html").write_text(_PAGE.format(n_images=len(images), note=html.escape(note),

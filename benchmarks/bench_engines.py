@@ -5,12 +5,12 @@ suite's generate path against a bare loop of the same engine (ratio of decode to
 An engine that is not installed (llama-cpp-python, vLLM) shows as skipped with the reason.
 """
 from benchmarks import common
-from bench_lib import cases_engines
+from bench_lib.engines import cases as cases_engines
 
 ENGINES = list(cases_engines.engine_names())
 
 
-class _EngineTracks(common.GenerationTracks):
+class _EngineTracks(common._GenerationTracks):
     param_names = ["engine", "model", "batch_size"]
     params = [ENGINES, common.MODELS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
@@ -23,40 +23,12 @@ class _EngineTracks(common.GenerationTracks):
     track_own_decode_tokens_per_s = common.track("engines_own_decode_tokens_per_s")
 
 
-class ArcEngines(_EngineTracks):
-    def setup_cache(self):
-        return cases_engines.engine_grid("arc", common.MODELS, common.BATCH_SIZES)
-
-    track_accuracy = common.track("arc_accuracy")
-    track_accuracy_ci_low = common.track("arc_accuracy_ci_low")
-    track_accuracy_ci_high = common.track("arc_accuracy_ci_high")
-    track_macro_f1 = common.track("arc_macro_f1")
-    track_macro_f1_ci_low = common.track("arc_macro_f1_ci_low")
-    track_macro_f1_ci_high = common.track("arc_macro_f1_ci_high")
+def _engine_grid(task: str) -> dict:
+    return cases_engines.engine_grid(task, common.MODELS, common.BATCH_SIZES)
 
 
-class SquadEngines(_EngineTracks):
-    def setup_cache(self):
-        return cases_engines.engine_grid("squad", common.MODELS, common.BATCH_SIZES)
-
-    track_exact = common.track("squad_exact")
-    track_exact_ci_low = common.track("squad_exact_ci_low")
-    track_exact_ci_high = common.track("squad_exact_ci_high")
-    track_f1 = common.track("squad_f1")
-    track_f1_ci_low = common.track("squad_f1_ci_low")
-    track_f1_ci_high = common.track("squad_f1_ci_high")
-
-
-class OpenMathEngines(_EngineTracks):
-    def setup_cache(self):
-        return cases_engines.engine_grid("openmath", common.MODELS, common.BATCH_SIZES)
-
-    track_exact = common.track("openmath_exact")
-    track_exact_ci_low = common.track("openmath_exact_ci_low")
-    track_exact_ci_high = common.track("openmath_exact_ci_high")
-    track_absdiff = common.track("openmath_absdiff")
-    track_absdiff_ci_low = common.track("openmath_absdiff_ci_low")
-    track_absdiff_ci_high = common.track("openmath_absdiff_ci_high")
+# ArcEngines, SquadEngines, OpenMathEngines: one per registered task
+common._task_classes(globals(), _EngineTracks, "Engines", common._interval_tracks("key_metrics"), _engine_grid)
 
 
 class EngineGenerateTime:

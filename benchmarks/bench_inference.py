@@ -1,14 +1,15 @@
 """Inference on task prompts: speed, memory and task score per model × batch size.
 Every task metric has its 95% interval over the examples beside it (track_<x>_ci_low / _ci_high).
 
-One class per task: asv computes its grid once in setup_cache and each track_ reads one
+One class per registered task (ArcInference, SquadInference, OpenMathInference), generated
+from the task registry by common._task_classes: asv computes its grid once in setup_cache and each track_ reads one
 number from it. GenerateTime times the same generation with asv's own repeats.
 """
 from benchmarks import common
-from bench_lib import cases
+from bench_lib import inference
 
 
-class _Tracks(common.GenerationTracks):
+class _Tracks(common._GenerationTracks):
     param_names = ["model", "batch_size"]
     params = [common.MODELS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
@@ -18,58 +19,7 @@ class _Tracks(common.GenerationTracks):
         self.result = common.pick(grid, (model, batch_size))
 
 
-class ArcInference(_Tracks):
-    def setup_cache(self):
-        return common.inference_grid("arc")
-
-    track_accuracy = common.track("arc_accuracy")
-    track_accuracy_ci_low = common.track("arc_accuracy_ci_low")
-    track_accuracy_ci_high = common.track("arc_accuracy_ci_high")
-    track_macro_f1 = common.track("arc_macro_f1")
-    track_macro_f1_ci_low = common.track("arc_macro_f1_ci_low")
-    track_macro_f1_ci_high = common.track("arc_macro_f1_ci_high")
-    track_unparsed_rate = common.track("arc_unparsed_rate")
-    track_unparsed_rate_ci_low = common.track("arc_unparsed_rate_ci_low")
-    track_unparsed_rate_ci_high = common.track("arc_unparsed_rate_ci_high")
-
-
-class SquadInference(_Tracks):
-    def setup_cache(self):
-        return common.inference_grid("squad")
-
-    track_exact = common.track("squad_exact")
-    track_exact_ci_low = common.track("squad_exact_ci_low")
-    track_exact_ci_high = common.track("squad_exact_ci_high")
-    track_f1 = common.track("squad_f1")
-    track_f1_ci_low = common.track("squad_f1_ci_low")
-    track_f1_ci_high = common.track("squad_f1_ci_high")
-    track_hasans_f1 = common.track("squad_hasans_f1")
-    track_hasans_f1_ci_low = common.track("squad_hasans_f1_ci_low")
-    track_hasans_f1_ci_high = common.track("squad_hasans_f1_ci_high")
-    track_noans_exact = common.track("squad_noans_exact")
-    track_noans_exact_ci_low = common.track("squad_noans_exact_ci_low")
-    track_noans_exact_ci_high = common.track("squad_noans_exact_ci_high")
-
-
-class OpenMathInference(_Tracks):
-    def setup_cache(self):
-        return common.inference_grid("openmath")
-
-    track_exact = common.track("openmath_exact")
-    track_exact_ci_low = common.track("openmath_exact_ci_low")
-    track_exact_ci_high = common.track("openmath_exact_ci_high")
-    track_absdiff = common.track("openmath_absdiff")
-    track_absdiff_ci_low = common.track("openmath_absdiff_ci_low")
-    track_absdiff_ci_high = common.track("openmath_absdiff_ci_high")
-    track_parse_rate = common.track("openmath_parse_rate")
-    track_parse_rate_ci_low = common.track("openmath_parse_rate_ci_low")
-    track_parse_rate_ci_high = common.track("openmath_parse_rate_ci_high")
-    track_exact_strict = common.track("openmath_exact_strict")
-    track_exact_strict_ci_low = common.track("openmath_exact_strict_ci_low")
-    track_exact_strict_ci_high = common.track("openmath_exact_strict_ci_high")
-    track_boxed_parse_rate = common.track("openmath_boxed_parse_rate")
-    track_boxed_parse_rate_ci_low = common.track("openmath_boxed_parse_rate_ci_low")
-    track_boxed_parse_rate_ci_high = common.track("openmath_boxed_parse_rate_ci_high")
+common._task_classes(globals(), _Tracks, "Inference", common._interval_tracks("inference_tracks"), common.inference_grid)
 
 
 class ArcLoglik:
@@ -107,7 +57,7 @@ class GenerateTime:
     version = "generate-2"
 
     def setup(self, model, task, batch_size):
-        self.generate = cases.generation_callable(model, task, batch_size)
+        self.generate = inference.generation_callable(model, task, batch_size)
 
     def time_generate(self, model, task, batch_size):
         self.generate()

@@ -1,10 +1,10 @@
 """Quantization schemes: build cost, size, quality against the unquantized model, task deltas
-and decode speed, per model × scheme (bench_lib.cases_quant). Built models are cached on disk
+and decode speed, per model × scheme (bench_lib.quant.cases). Built models are cached on disk
 (bench_lib.quant.cache), so the grid reuses them across runs; a cache hit reports the build's
 own measured time and memory. Schemes that cannot run here skip with the reason.
 """
 from benchmarks import common
-from bench_lib import cases_quant
+from bench_lib.quant import cases as cases_quant
 
 SCHEMES = cases_quant.scheme_names()
 

@@ -6,7 +6,8 @@ every load of BENCH_SERVE_LOADS (or the SLO searches of BENCH_SERVE_SLO) against
 the External classes target BENCH_SERVE_URL. The track_ methods read one number each from that grid.
 """
 from benchmarks import common
-from bench_lib import cases_serve, cases_serve_slo
+from bench_lib.serve import cases as cases_serve
+from bench_lib.serve import cases_slo as cases_serve_slo
 
 
 class _ServingTracks:

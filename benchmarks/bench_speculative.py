@@ -1,7 +1,7 @@
 """Speculative decoding: acceptance statistics, target passes, exactness and speedup against
 plain greedy decoding on the same prompts, per model × method × task, on each engine."""
 from benchmarks import common
-from bench_lib import cases_kvspec
+from bench_lib.kvspec import cases as cases_kvspec
 
 HF_METHODS = ["draft", "prompt-lookup", "early-exit"]
 LLAMACPP_METHODS = ["draft", "prompt-lookup"]

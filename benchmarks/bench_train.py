@@ -10,7 +10,7 @@ first shape, each rank on its own batch; tokens/s of the group and the largest p
 TrainMemoryRatios: arch:Qwen/Qwen3-8B, LoRA r=256 vs QLoRA-nf4 r=256 vs VeRA r=512 (CUDA only).
 """
 from benchmarks import common
-from bench_lib import cases_train
+from bench_lib.train import cases as cases_train
 from bench_lib.train import distributed, settings
 
 METHODS = list(settings.methods())
@@ -115,40 +115,12 @@ class _FineTune:
     track_first_loss = common.track("train_ft_first_loss_mean")
 
 
-class ArcFineTune(_FineTune):
-    task = "arc"
-
-    def setup_cache(self):
-        return cases_train.finetune_task_grid("arc", common.MODELS, METHODS)
-
-    track_accuracy = common.track("train_ft_arc_accuracy_mean")
-    track_accuracy_ci95 = common.track("train_ft_arc_accuracy_ci95")
-    track_macro_f1 = common.track("train_ft_arc_macro_f1_mean")
-    track_macro_f1_ci95 = common.track("train_ft_arc_macro_f1_ci95")
+def _finetune_grid(task: str) -> dict:
+    return cases_train.finetune_task_grid(task, common.MODELS, METHODS)
 
 
-class SquadFineTune(_FineTune):
-    task = "squad"
-
-    def setup_cache(self):
-        return cases_train.finetune_task_grid("squad", common.MODELS, METHODS)
-
-    track_exact = common.track("train_ft_squad_exact_mean")
-    track_exact_ci95 = common.track("train_ft_squad_exact_ci95")
-    track_f1 = common.track("train_ft_squad_f1_mean")
-    track_f1_ci95 = common.track("train_ft_squad_f1_ci95")
-
-
-class OpenMathFineTune(_FineTune):
-    task = "openmath"
-
-    def setup_cache(self):
-        return cases_train.finetune_task_grid("openmath", common.MODELS, METHODS)
-
-    track_exact = common.track("train_ft_openmath_exact_mean")
-    track_exact_ci95 = common.track("train_ft_openmath_exact_ci95")
-    track_absdiff = common.track("train_ft_openmath_absdiff_mean")
-    track_absdiff_ci95 = common.track("train_ft_openmath_absdiff_ci95")
+# ArcFineTune, SquadFineTune, OpenMathFineTune: one per registered task, tracking its key metrics
+common._task_classes(globals(), _FineTune, "FineTune", common._finetune_tracks, _finetune_grid)
 
 
 class TrainMemoryRatios:

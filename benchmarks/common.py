@@ -29,24 +29,24 @@ TIMEOUT = 3600
 
 def inference_grid(task: str) -> dict:
     """setup_cache body of a task's inference class: its grid, or why it is not run."""
-    from bench_lib import cases
+    from bench_lib import inference
 
     if task not in TASKS:
         return {"_skip": f"task {task!r} is not in BENCH_TASKS={','.join(TASKS)}"}
-    return cases.inference_grid(task, MODELS, BATCH_SIZES)
+    return inference.inference_grid(task, MODELS, BATCH_SIZES)
 
 
 def arc_loglik_grid() -> dict:
     """setup_cache body of the ARC log-likelihood class: its grid, or why it is not run."""
-    from bench_lib import cases
+    from bench_lib import inference
 
     if "arc" not in TASKS:
         return {"_skip": f"task 'arc' is not in BENCH_TASKS={','.join(TASKS)}"}
-    return cases.arc_loglik_grid(MODELS)
+    return inference.arc_loglik_grid(MODELS)
 
 
 def pick(grid: dict, key: tuple) -> dict:
-    """The result for one parameter combination of a grid built by bench_lib.cases.run_grid;
+    """The result for one parameter combination of a grid built by bench_lib.grid.run_grid;
     NotImplementedError (asv: skipped) or RuntimeError (asv: failed) otherwise."""
     if "_skip" in grid:
         raise NotImplementedError(grid["_skip"])
@@ -80,9 +80,13 @@ def track(name: str):
     return method
 
 
-class GenerationTracks:
+class _GenerationTracks:
     """Speed and memory tracks of a generation result, shared by every class that generates on
-    task prompts (bench_inference, bench_engines); the subclass sets params and setup."""
+    task prompts (bench_inference, bench_engines); the subclass sets params and setup.
+
+    asv's discovery skips module attributes whose name starts with "_", so shared declarations
+    here carry that prefix; without it asv lists the mixin itself as a benchmark class whose
+    track_ methods fail for want of a setup."""
     track_ttft = track("ttft_s")
     track_tpot = track("tpot_s")
     track_e2e_latency = track("e2e_latency_s")
@@ -96,3 +100,60 @@ class GenerationTracks:
     track_decode_mbu = track("decode_mbu")
     track_prefill_flops_per_s = track("prefill_flops_per_s")
     track_prefill_mfu = track("prefill_mfu")
+
+
+def _interval_tracks(attr: str):
+    """task → track_<metric without the task prefix> for each metric in the task module's `attr`,
+    with its 95% interval bounds beside it (track_<x>_ci_low / _ci_high)."""
+    def tracks(task) -> dict[str, str]:
+        out = {}
+        for name in getattr(task, attr):
+            short = name[len(task.name) + 1:] if name.startswith(task.name + "_") else name
+            out.update({f"track_{short}{s}": name + s for s in ("", "_ci_low", "_ci_high")})
+        return out
+    return tracks
+
+
+def _finetune_tracks(task) -> dict[str, str]:
+    """task → the fine-tuning tracks of its key metrics: mean over seeds and its 95% half-width."""
+    out = {}
+    for name in task.key_metrics:
+        short = name[len(task.name) + 1:]
+        out.update({f"track_{short}": f"train_ft_{name}_mean", f"track_{short}_ci95": f"train_ft_{name}_ci95"})
+    return out
+
+
+# asv keys a setup_cache by its module and first line (classes sharing a line share one cache),
+# so each generated class gets a setup_cache compiled on a line of its own, past any real line.
+_SETUP_CACHE_LINE = 100_000  # + 10 per task, in registry order: the same in every asv process
+_SETUP_CACHE_SOURCE = "def setup_cache(self):\n    return _grid(_task)\n"
+
+
+def _setup_cache(module: str, cls_name: str, grid, task_name: str, index: int):
+    import linecache
+
+    filename = f"<{module}.{cls_name}.setup_cache>"
+    source = "\n" * (_SETUP_CACHE_LINE + 10 * index - 1) + _SETUP_CACHE_SOURCE
+    namespace = {"_grid": grid, "_task": task_name}
+    exec(compile(source, filename, "exec"), namespace)
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # for inspect
+    fn = namespace["setup_cache"]
+    fn.__module__, fn.__qualname__ = module, f"{cls_name}.setup_cache"
+    return fn
+
+
+def _task_classes(namespace: dict, base: type, suffix: str, tracks, grid) -> None:
+    """One asv class per registered task, named <task.asv_name><suffix> (ArcInference), derived
+    from `base`, with `task` set to the task's name, its setup_cache returning grid(task name),
+    and a track_ method per entry of tracks(task module) ({method name: metric name}). Tasks
+    outside BENCH_TASKS are still declared, so their names stay; their grid says why they skip."""
+    from bench_lib.tasks import TASKS, get_task
+
+    module = namespace["__name__"]
+    for index, name in enumerate(TASKS):
+        task = get_task(name)
+        cls_name = f"{task.asv_name}{suffix}"
+        attrs = {"__module__": module, "__qualname__": cls_name, "task": name,
+                 "setup_cache": _setup_cache(module, cls_name, grid, name, index),
+                 **{method: track(metric_name) for method, metric_name in tracks(task).items()}}
+        namespace[cls_name] = type(cls_name, (base,), attrs)

@@ -3,7 +3,7 @@
 #
 # Why a separate environment: vLLM pins its own transformers and ~150 other
 # packages, which conflict with the main .venv. The suite talks to it only
-# through its OpenAI-compatible server (bench_lib/servers.py), so nothing of it
+# through its OpenAI-compatible server (bench_lib/serve/servers.py), so nothing of it
 # needs importing into the main interpreter.
 #
 # On CPU-only machines the official wheel has no CPU kernels; the unofficial

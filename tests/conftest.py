@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def vllm_python() -> str:
     """The interpreter with vLLM (this one, or .venv-vllm); skips with the install hint without one."""
-    from bench_lib import servers
+    from bench_lib.serve import servers
     from bench_lib.engines.base import EngineUnavailable
 
     try:
@@ -27,9 +27,9 @@ def vllm_python() -> str:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
-    from bench_lib import cases
+    from bench_lib import resources
 
-    return cases.tokenizer_for("tiny-qwen3")
+    return resources.tokenizer_for("tiny-qwen3")
 
 
 @pytest.fixture(scope="session")
@@ -51,10 +51,10 @@ def tiny_draft():
 @pytest.fixture(scope="session")
 def tiny_prompt(tiny_tokenizer):
     """The first OpenMath prompt as token ids (the overhead check's prompt)."""
-    from bench_lib import cases
+    from bench_lib import resources
     from bench_lib.workloads.generate import encode_prompts
 
-    return encode_prompts(tiny_tokenizer, cases.examples_for("openmath", 1))[0]
+    return encode_prompts(tiny_tokenizer, resources.examples_for("openmath", 1))[0]
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +81,7 @@ def hf_generate_engine(tiny_model):
 def llamacpp_engine():
     """The llama.cpp engine on the embedded model's F32 GGUF export; skips without llama-cpp-python."""
     pytest.importorskip("llama_cpp")
-    from bench_lib import cases_engines
+    from bench_lib.engines import cases as cases_engines
 
     eng = cases_engines.engine_with("llamacpp", "tiny-qwen3")
     yield eng

@@ -54,7 +54,7 @@ def test_empty_tables_are_undefined():
 def test_loglik_matches_a_direct_forward_pass_and_picks_the_best_choice(tiny_model, tiny_tokenizer):
     import torch
 
-    from bench_lib.cases import examples_for
+    from bench_lib.resources import examples_for
     from bench_lib.workloads import loglik
 
     model, tok = tiny_model, tiny_tokenizer
@@ -78,9 +78,9 @@ def test_loglik_matches_a_direct_forward_pass_and_picks_the_best_choice(tiny_mod
 
 @pytest.mark.slow  # runs the embedded model
 def test_arc_loglik_case_reports_every_metric_with_its_interval():
-    from bench_lib import cases, metrics
+    from bench_lib import inference, metrics
 
-    out = cases.arc_loglik_result("tiny-qwen3")["metrics"]
+    out = inference.arc_loglik_result("tiny-qwen3")["metrics"]
     for name in calibration.PROPORTIONS | {"arc_loglik_ece": 0, "arc_loglik_brier": 0}:
         low, high = (out[k] for k in metrics.interval_names(name))
         assert low <= out[name] <= high
@@ -89,7 +89,7 @@ def test_arc_loglik_case_reports_every_metric_with_its_interval():
 
 @pytest.mark.slow  # runs the embedded model
 def test_quantized_model_has_its_calibration_row_and_a_paired_shift():
-    from bench_lib import cases_quant
+    from bench_lib.quant import cases as cases_quant
     from bench_lib.models import get_spec
     from bench_lib.quant.cache import get_or_build
 

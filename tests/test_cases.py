@@ -4,7 +4,8 @@ import math
 
 import pytest
 
-from bench_lib import cases
+from bench_lib import inference
+from bench_lib.grid import run_grid
 from bench_lib.engines.base import EngineUnavailable
 from bench_lib.metrics import METRICS
 from bench_lib.tasks import get_task
@@ -15,7 +16,7 @@ slow = pytest.mark.slow  # runs the case functions on the embedded model
 @slow
 @pytest.mark.parametrize("task", ["arc", "squad", "openmath"])
 def test_inference_result_has_every_metric(task):
-    out = cases.inference_result("tiny-qwen3", task, 4)
+    out = inference.inference_result("tiny-qwen3", task, 4)
     m = out["metrics"]
     for name in ("ttft_s", "tpot_s", "e2e_latency_s", "output_tokens_per_s", "peak_rss_bytes", *get_task(task).metric_names):
         assert name in METRICS and name in m, name
@@ -28,9 +29,9 @@ def test_inference_result_has_every_metric(task):
 @slow
 def test_random_weight_models_report_no_task_scores(monkeypatch):
     """An architecture-only model's answers are noise: its task scores must not be reported."""
-    real = cases.get_spec
-    monkeypatch.setattr(cases, "get_spec", lambda name: dataclasses.replace(real(name), real_weights=False))
-    out = cases.inference_result("tiny-qwen3", "arc", 4)
+    real = inference.get_spec
+    monkeypatch.setattr(inference, "get_spec", lambda name: dataclasses.replace(real(name), real_weights=False))
+    out = inference.inference_result("tiny-qwen3", "arc", 4)
     assert "arc_accuracy" not in out["metrics"] and "ttft_s" in out["metrics"]
     assert "arc_accuracy_ci_low" not in out["metrics"]
     assert out["real_weights"] is False
@@ -44,7 +45,7 @@ def test_run_grid_records_skips_and_errors_and_keeps_going():
             raise ValueError("boom")
         return x * 10
 
-    out = cases.run_grid(fn, [(0,), (1,), (2,), (3,)])
+    out = run_grid(fn, [(0,), (1,), (2,), (3,)])
     assert out[(0,)] == {"result": 0} and out[(3,)] == {"result": 30}
     assert out[(1,)] == {"skip": "no such package here"}
     assert out[(2,)]["error"] == "ValueError: boom" and "Traceback" in out[(2,)]["traceback"]
@@ -74,5 +75,5 @@ def test_asv_pick_and_track_helpers():
 @pytest.mark.parametrize("task", ["arc", "squad", "openmath"])
 def test_generate_benchmark(benchmark, task):
     """pytest-benchmark times the same call as asv's GenerateTime.time_generate."""
-    run = benchmark.pedantic(cases.generation_callable("tiny-qwen3", task, 4), rounds=3, warmup_rounds=1)
+    run = benchmark.pedantic(inference.generation_callable("tiny-qwen3", task, 4), rounds=3, warmup_rounds=1)
     assert run.output_tokens > 0 and not math.isnan(run.wall_s)

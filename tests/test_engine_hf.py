@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from bench_lib import cases
+from bench_lib import resources
 from bench_lib.engines.base import RequestTiming
 from bench_lib.workloads.generate import encode_prompts, generate_all
 
@@ -13,7 +13,7 @@ slow = pytest.mark.slow  # generates with the embedded model
 
 @pytest.fixture(scope="module")
 def prompts(tiny_tokenizer):
-    return encode_prompts(tiny_tokenizer, cases.examples_for("squad", 6))
+    return encode_prompts(tiny_tokenizer, resources.examples_for("squad", 6))
 
 
 @slow
@@ -37,7 +37,7 @@ def test_timings_are_ordered_and_tokens_stop_at_eos(hf_engine, prompts):
 def test_forward_loop_gives_generates_tokens(hf_engine, hf_generate_engine, tiny_tokenizer):
     """The suite's loop and `model.generate` agree token for token, padded batches included."""
     mixed = encode_prompts(tiny_tokenizer,
-                           cases.examples_for("arc", 3) + cases.examples_for("openmath", 3))
+                           resources.examples_for("arc", 3) + resources.examples_for("openmath", 3))
     assert len({len(p) for p in mixed}) > 1  # the batch really is padded
     assert hf_engine.name == "hf" and hf_generate_engine.name == "hf-generate"
     for batch in (1, 6):

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from bench_lib import cases_engines
+from bench_lib.engines import cases as cases_engines
 
 ENGINES = ["hf", "hf-generate", "llamacpp", "vllm"]
 WAIT_PER_FORWARD = 2.0  # the planted slow step: busy wait per forward, in units of the forward's time

@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from bench_lib import cases_engines
+from bench_lib.engines import cases as cases_engines
 
 pytestmark = pytest.mark.slow  # every test generates with the embedded model
 

@@ -98,7 +98,8 @@ def test_every_task_metric_has_a_registered_interval(task):
 
 
 def test_quant_task_delta_is_paired_and_says_whether_it_excludes_zero():
-    from bench_lib import cases_quant, config
+    from bench_lib import config
+    from bench_lib.quant import cases as cases_quant
 
     examples = cases_quant.examples_for("arc", config.profile().n_examples)
     right = [e.reference for e in examples]
@@ -113,7 +114,7 @@ def test_quant_task_delta_is_paired_and_says_whether_it_excludes_zero():
 
 
 def test_method_delta_pairs_seeds_and_examples():
-    from bench_lib import cases_train
+    from bench_lib.train import cases as cases_train
 
     examples = load_examples("openmath", "test", limit=10)
     right = [e.reference for e in examples]

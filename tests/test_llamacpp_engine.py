@@ -38,10 +38,10 @@ def engine(llama_cpp):
 
 
 def _prompts():
-    from bench_lib import cases
+    from bench_lib import resources
     from bench_lib.workloads.generate import encode_prompts
 
-    return encode_prompts(cases.tokenizer_for("tiny-qwen3"), cases.examples_for("squad", 3))
+    return encode_prompts(resources.tokenizer_for("tiny-qwen3"), resources.examples_for("squad", 3))
 
 
 @slow
@@ -184,7 +184,7 @@ def test_context_overflow_is_a_clear_error(engine):
 
 @slow
 def test_engine_generation_benchmark(benchmark, llama_cpp):
-    from bench_lib import cases_engines
+    from bench_lib.engines import cases as cases_engines
 
     fn = cases_engines.engine_generation_callable("tiny-qwen3", "arc", 4, "llamacpp")
     run = benchmark.pedantic(fn, rounds=3, warmup_rounds=1)

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from bench_lib import cases_quant  # noqa: E402
+from bench_lib.quant import cases as cases_quant  # noqa: E402
 from bench_lib.quant import cache, gguf, pow2  # noqa: E402
 from bench_lib.quant.base import ArtifactError  # noqa: E402
 

@@ -88,16 +88,16 @@ def test_hf_engine_facts_count_its_parameters(hf_engine):
 
 @pytest.mark.slow  # loads the embedded model
 def test_inference_rows_carry_mbu_and_prefill_mfu_on_cpu():
-    from bench_lib import cases
+    from bench_lib import inference
 
-    m = cases.inference_result("tiny-qwen3", "arc", 1)["metrics"]
+    m = inference.inference_result("tiny-qwen3", "arc", 1)["metrics"]
     assert 0 < m["decode_mbu"] < 1.5 and m["prefill_mfu"] > 0
     assert m["decode_bytes_per_s"] == pytest.approx(m["decode_bytes_per_token"] * m["output_tokens_per_s"])
 
 
 @pytest.mark.slow  # loads the embedded model
 def test_train_step_has_mfu_on_cpu():
-    from bench_lib import cases_train
+    from bench_lib.train import cases as cases_train
 
     m = cases_train.step_result("tiny-qwen3", "lora", "2x32", save=False)["metrics"]
     assert m["train_mfu"] > 0
@@ -108,10 +108,11 @@ def test_llamacpp_rows_count_the_gguf_and_run_sequentially():
     pytest.importorskip("llama_cpp")
     import os
 
-    from bench_lib import cases_engines
+    from bench_lib import resources
+    from bench_lib.engines import cases as cases_engines
 
     out = cases_engines.engine_inference_result("tiny-qwen3", "arc", 2, "llamacpp")
-    eng = cases_engines.cases.engine_for("llamacpp", "tiny-qwen3", "cpu", "float32")
+    eng = resources.engine_for("llamacpp", "tiny-qwen3", "cpu", "float32")
     from bench_lib.models import get_spec, load_config
 
     facts = roofline.engine_facts(eng, load_config(get_spec("tiny-qwen3")), "float32")

@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench_lib import cases_serve, servers
+from bench_lib.serve import cases as cases_serve
+from bench_lib.serve import servers
 from bench_lib.config import ConfigError
-from bench_lib.workloads import serve, serve_metrics
+from bench_lib.grid import run_grid
+from bench_lib.serve import client as serve
+from bench_lib.serve import metrics as serve_metrics
 
 FAKE = str(Path(__file__).with_name("fake_openai_server.py"))
 
@@ -121,7 +124,7 @@ def test_server_exiting_at_start_reports_its_log():
 def test_server_dying_mid_run_records_failures_and_keeps_earlier_results():
     server = start_fake("die", tokens=1000, delay=0.005)  # sends the whole budget asked for
     try:
-        grid = cases_serve.cases.run_grid(lambda load: cases_serve.serving_result(server, "tiny-qwen3", load),
+        grid = run_grid(lambda load: cases_serve.serving_result(server, "tiny-qwen3", load),
                                           [("concurrency:1",), ("concurrency:2",)])
     finally:
         server.stop()

@@ -7,9 +7,11 @@ import math
 
 import pytest
 
-from bench_lib import cases_serve, servers
+from bench_lib.serve import cases as cases_serve
+from bench_lib.serve import servers
 from bench_lib.engines.base import EngineUnavailable
-from bench_lib.workloads import serve, serve_metrics
+from bench_lib.serve import client as serve
+from bench_lib.serve import metrics as serve_metrics
 
 MODEL = "tiny-qwen3"
 

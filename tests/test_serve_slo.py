@@ -9,9 +9,10 @@ import json
 
 import pytest
 
-from bench_lib import cases_serve, cases_serve_slo
+from bench_lib.serve import cases as cases_serve
+from bench_lib.serve import cases_slo as cases_serve_slo
 from bench_lib.config import ConfigError
-from bench_lib.workloads import slo
+from bench_lib.serve import slo
 from tests.test_serve_client import request_bodies, start_fake
 
 SLOTS, TOKENS, DELAY = 2, 10, 0.03

@@ -6,9 +6,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from bench_lib import cases_kvspec  # noqa: E402
+from bench_lib.kvspec import cases as cases_kvspec  # noqa: E402
 from bench_lib.engines.hf import _eos_ids  # noqa: E402
-from bench_lib.kvspec import speculative as sp  # noqa: E402
+from bench_lib.kvspec import protocol, speculative as sp  # noqa: E402
 from bench_lib.kvspec.acceptance import Acceptance  # noqa: E402
 
 MAX_NEW = 32
@@ -19,7 +19,7 @@ slow = pytest.mark.slow  # generates with the embedded target and draft
 
 @pytest.fixture(scope="module")
 def setup(tiny_model, tiny_draft, tiny_tokenizer):
-    prompts = cases_kvspec.spec_prompts("tiny-qwen3", "openmath", 3)
+    prompts = protocol.spec_prompts("tiny-qwen3", "openmath", 3)
     return tiny_model, tiny_draft, tiny_tokenizer, _eos_ids(tiny_model, tiny_tokenizer.eos_token_id), prompts
 
 
@@ -112,7 +112,7 @@ def test_mismatch_fails_the_case(monkeypatch, setup):
     first = sp.generate_one(target, prompts[0], MAX_NEW, eos, tok.pad_token_id, {}).token_ids[0]
     # A "method" that changes the output must be caught, not averaged into a number.
     monkeypatch.setattr(sp, "method_kwargs", lambda *a, **k: {"suppress_tokens": [first]})
-    with pytest.raises(cases_kvspec.SpeculativeMismatch, match="differs from plain greedy at token 0"):
+    with pytest.raises(protocol.SpeculativeMismatch, match="differs from plain greedy at token 0"):
         cases_kvspec.speculative_result("tiny-qwen3", "prompt-lookup", "openmath", n_prompts=1)
 
 

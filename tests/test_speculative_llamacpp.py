@@ -5,7 +5,7 @@ import pytest
 pytest.importorskip("llama_cpp")
 pytest.importorskip("gguf")
 
-from bench_lib import cases_kvspec  # noqa: E402
+from bench_lib.kvspec import protocol  # noqa: E402
 from bench_lib.kvspec import speculative_llamacpp as sl  # noqa: E402
 
 pytestmark = pytest.mark.slow  # runs the embedded models' GGUF exports in llama.cpp
@@ -13,9 +13,9 @@ pytestmark = pytest.mark.slow  # runs the embedded models' GGUF exports in llama
 
 @pytest.mark.parametrize("method", ["draft", "prompt-lookup"])
 def test_greedy_exact(method):
-    prompts = cases_kvspec.spec_prompts("tiny-qwen3", "openmath", 2)
+    prompts = protocol.spec_prompts("tiny-qwen3", "openmath", 2)
     run = sl.runner("tiny-qwen3", method, "tiny-qwen3-draft" if method == "draft" else None,
-                    max(len(p) for p in prompts) + cases_kvspec.SPEC_MAX_NEW_TOKENS)
+                    max(len(p) for p in prompts) + protocol.SPEC_MAX_NEW_TOKENS)
     drafted = 0
     for prompt in prompts:
         plain, spec = run(prompt, False), run(prompt, True)

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from bench_lib import cases_train  # noqa: E402
+from bench_lib.train import cases as cases_train  # noqa: E402
 from bench_lib.engines.base import EngineUnavailable  # noqa: E402
 from bench_lib.train import flops, methods, settings, stats  # noqa: E402
 from bench_lib.train.methods import TrainOptions  # noqa: E402

@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from bench_lib import cases_train  # noqa: E402
+from bench_lib.train import cases as cases_train  # noqa: E402
 
 pytestmark = pytest.mark.slow  # builds a trainer on the embedded model
 

@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from bench_lib import cases, cases_serve, servers
+from bench_lib import resources
+from bench_lib.serve import cases as cases_serve
+from bench_lib.serve import servers
 from bench_lib.engines.base import EngineUnavailable
 from bench_lib.engines.registry import load_engine
 from bench_lib.workloads.generate import encode_prompts
@@ -35,7 +37,7 @@ def vllm_engine(vllm_python):
 
 @pytest.fixture(scope="module")
 def prompts():
-    return encode_prompts(cases.tokenizer_for(MODEL), cases.examples_for("squad", 3))
+    return encode_prompts(resources.tokenizer_for(MODEL), resources.examples_for("squad", 3))
 
 
 @pytest.mark.slow

@@ -40,12 +40,13 @@ def _count(entries, counts: dict) -> None:
 
 
 def parity_table(models, n_prompts: int, counts: dict | None = None) -> list[str]:
-    from bench_lib import cases, cases_engines
+    from bench_lib.grid import run_grid
+    from bench_lib.engines import cases as cases_engines
 
     combos = [(m, e, t, n_prompts) for m in models for e, t in cases_engines.PARITY_VARIANTS]
     lines = ["| model | engine | GGUF | identical / prompts | HF tokens per prompt | shortest agreeing prefix |",
              "|---|---|---|---|---|---|"]
-    grid = cases.run_grid(cases_engines.parity_result, combos)
+    grid = run_grid(cases_engines.parity_result, combos)
     _count(grid.values(), counts if counts is not None else {"measured": 0, "skipped": 0, "failed": 0})
     for (m, e, t, _), entry in grid.items():
         status = _status(entry)
@@ -61,12 +62,13 @@ def parity_table(models, n_prompts: int, counts: dict | None = None) -> list[str
 
 
 def overhead_table(models, engines, repeats: int, max_new: int, counts: dict | None = None) -> list[str]:
-    from bench_lib import cases, cases_engines
+    from bench_lib.grid import run_grid
+    from bench_lib.engines import cases as cases_engines
 
     combos = [(m, e, repeats, max_new) for m in models for e in engines]
     lines = ["| model | engine | suite / bare decode tok/s: median [IQR] | suite tok/s | bare tok/s | "
              "decode tokens | same ids |", "|---|---|---|---|---|---|---|"]
-    grid = cases.run_grid(cases_engines.overhead_result, combos)
+    grid = run_grid(cases_engines.overhead_result, combos)
     _count(grid.values(), counts if counts is not None else {"measured": 0, "skipped": 0, "failed": 0})
     for (m, e, _, _), entry in grid.items():
         status = _status(entry)
@@ -81,7 +83,8 @@ def overhead_table(models, engines, repeats: int, max_new: int, counts: dict | N
 
 
 def run(args) -> int:
-    from bench_lib import cases_engines, config
+    from bench_lib import config
+    from bench_lib.engines import cases as cases_engines
 
     models = [m.strip() for m in args.models.split(",")] if args.models else list(config.model_names())
     engines = [e.strip() for e in args.engines.split(",")] if args.engines else list(cases_engines.engine_names())

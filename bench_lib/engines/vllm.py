@@ -111,7 +111,7 @@ class VLLMServer:
         pass  # the work happens in another process; a response that arrived is finished work
 
     def _payload(self, prompt: Sequence[int], max_new_tokens: int, ignore_eos: bool) -> dict:
-        from bench_lib.workloads.serve import ServeRequest, build_payload
+        from bench_lib.serve.client import ServeRequest, build_payload
 
         req = ServeRequest(list(prompt), len(prompt), max_new_tokens)
         return build_payload("completions", self.server.model, req,
@@ -120,7 +120,7 @@ class VLLMServer:
                               "skip_special_tokens": False})
 
     def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int, ignore_eos: bool = False) -> Generation:
-        from bench_lib.workloads.serve import send_request
+        from bench_lib.serve.client import send_request
 
         self.server.check_alive()
         results = [None] * len(prompts)
@@ -144,7 +144,7 @@ class VLLMServer:
         token_ids = [r.token_ids for r in results]
         timings = [RequestTiming(r.start_time + r.ttft - start, r.start_time + r.latency - start, len(r.token_ids))
                    for r in results]
-        from bench_lib.servers import peak_rss_bytes
+        from bench_lib.serve.servers import peak_rss_bytes
 
         # This process only waits on sockets: the memory that matters is the server's.
         report = {"server_peak_rss_bytes": peak_rss_bytes(self.server), "server_log": str(self.server.log_path)}
@@ -164,7 +164,7 @@ def _load_inprocess(spec: ModelSpec, device: str, dtype: str, options: dict) -> 
 
 
 def _load_server(spec: ModelSpec, device: str, dtype: str, options: dict) -> VLLMServer:
-    from bench_lib import servers
+    from bench_lib.serve import servers
 
     if spec.kind == "arch":
         raise EngineUnavailable("vLLM loads weights from disk; architecture-only models have none saved")

@@ -44,7 +44,8 @@ def call(target: str, *args, offline: bool = True, timeout_s: float = TIMEOUT_S)
     """`target(*args)` ("module:function") with vLLM importable; JSON-shaped result."""
     if importlib.util.find_spec("vllm") is not None:
         return _jsonable(_resolve(target)(*args))
-    from bench_lib import config, servers
+    from bench_lib import config
+    from bench_lib.serve import servers
 
     python = servers.vllm_python()  # EngineUnavailable (a skip) where vLLM is not installed
     with tempfile.TemporaryDirectory(prefix="llm-bench-vllm-") as tmp:
@@ -67,7 +68,7 @@ def call(target: str, *args, offline: bool = True, timeout_s: float = TIMEOUT_S)
 
 def call_grid(target: str, combos: list[tuple], *args) -> dict:
     """A grid run in vLLM's interpreter: `target(*args)` returns {JSON list of the key: entry}
-    (entries as cases.run_grid makes them). Here keys are tuples again and each result's
+    (entries as grid.run_grid makes them). Here keys are tuples again and each result's
     "spreads" are Spread objects; a failure of the whole call marks every combination skipped
     (vLLM missing) or failed, with the reason."""
     from bench_lib.engines.base import EngineUnavailable

@@ -10,7 +10,7 @@ ENGINES = ("hf", "llamacpp", "vllm")
 
 def add_arguments(parser) -> None:
     from bench_lib import config
-    from bench_lib.cases_kvspec import KV_CONTEXTS
+    from bench_lib.kvspec.protocol import KV_CONTEXTS
     from bench_lib.kvspec.kvcache import KV_TYPES
     from bench_lib.kvspec.speculative import METHODS
     from bench_lib.kvspec.kvcache_llamacpp import KV_TYPES as LLAMACPP_TYPES
@@ -77,8 +77,8 @@ def _table(keys: list[str], columns, grid: dict) -> list[str]:
 
 
 def run(args) -> int:
-    from bench_lib import cases_kvspec, config
-    from bench_lib.kvspec import kvcache_llamacpp, kvcache_vllm
+    from bench_lib import config
+    from bench_lib.kvspec import cases as cases_kvspec
 
     models, engines, tasks = _split(args.models), _split(args.engines), _split(args.tasks)
     contexts = [int(c) for c in _split(args.contexts)]
@@ -88,8 +88,7 @@ def run(args) -> int:
         print("\n### KV cache\n")
         grid = {}
         for engine in engines:
-            types = {"hf": _split(args.kv_types), "llamacpp": kvcache_llamacpp.KV_TYPES,
-                     "vllm": kvcache_vllm.KV_TYPES}[engine]
+            types = _split(args.kv_types) if engine == "hf" else cases_kvspec.kv_types(engine)
             for key, entry in cases_kvspec.kv_grid(models, types, contexts, engine).items():
                 grid[(engine, *key)] = entry
         print("\n".join(_table(["engine", "model", "kv type", "context"], KV_COLUMNS, grid)))

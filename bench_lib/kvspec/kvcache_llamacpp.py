@@ -81,13 +81,13 @@ def decode_run(eng, prompt: list[int], n_decode: int) -> tuple[list[int], float,
 
 
 def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
-    from bench_lib import cases, config, quality
-    from bench_lib.cases_kvspec import KV_DECODE_TOKENS, kv_windows
+    from bench_lib import config, quality, resources
+    from bench_lib.kvspec.protocol import KV_DECODE_TOKENS, kv_windows
     from bench_lib.kvspec.kvdecode import long_prompt, prefix_agreement
     from bench_lib.models import get_spec, load_config
 
     prof = config.profile()
-    tok = cases.tokenizer_for(model)
+    tok = resources.tokenizer_for(model)
     prompt = long_prompt(tok, context - KV_DECODE_TOKENS)
     windows = quality.evaluation_windows(tok, context, kv_windows(context, prof.name))
     ref_eng, _, _ = load_with_report(model, REFERENCE, context)
@@ -117,3 +117,9 @@ def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
         metrics.update(stats.as_metrics())
     return {"metrics": metrics, "spreads": {"kvspec_decode_tokens_per_s": tps, "kvspec_prefill_s": prefill},
             "model": model, "kv_type": kv_type, "context": context, "engine": "llamacpp", "cells": cells}
+
+
+def grid(models, kv_types, contexts) -> dict:
+    from bench_lib.grid import run_grid
+
+    return run_grid(kv_cache_result, [(m, k, c) for m in models for k in kv_types for c in contexts])

@@ -81,14 +81,14 @@ def _decode(engine, prompt: list[int], n_decode: int) -> tuple[list[int], float,
 
 
 def _measure(engine, model: str, kv_type: str, context: int, reference: dict) -> dict:
-    from bench_lib import cases, config, quality
-    from bench_lib.cases_kvspec import KV_DECODE_TOKENS, kv_windows
+    from bench_lib import config, quality, resources
+    from bench_lib.kvspec.protocol import KV_DECODE_TOKENS, kv_windows
     from bench_lib.kvspec.kvdecode import long_prompt, prefix_agreement
     from bench_lib.measure.timing import Spread
     from bench_lib.models import get_spec, load_config
 
     prof, spec = config.profile(), get_spec(model)
-    tok, text_config = cases.tokenizer_for(model), load_config(spec).get_text_config()
+    tok, text_config = resources.tokenizer_for(model), load_config(spec).get_text_config()
     prompt = long_prompt(tok, context - KV_DECODE_TOKENS)
     for _ in range(max(prof.warmup, 1)):
         _decode(engine, prompt, KV_DECODE_TOKENS)

@@ -200,3 +200,25 @@ def generate_one(model, prompt: Sequence[int], max_new_tokens: int, eos_ids: lis
     acceptance = recorder.acceptance(prompt, new, eos_ids, max_new_tokens)
     n = next((i + 1 for i, t in enumerate(new) if t in eos_ids), len(new))
     return SpecRun(new[:n], wall, acceptance)
+
+
+def make_runner(model: str, method: str, prompts, n_prompts: int):
+    """runner(prompt, speculative: bool) -> SpecRun on the HF engine (the protocol's runner)."""
+    from bench_lib import resources
+    from bench_lib.engines.hf import _eos_ids
+    from bench_lib.kvspec import protocol
+
+    device, dtype, _ = protocol.settings()
+    target = protocol.model(model, device, dtype)
+    draft = protocol.model(protocol.draft_for(model), device, dtype) if method == "draft" else None
+    kwargs = method_kwargs(method, target, draft)
+    tok = resources.tokenizer_for(model)
+    eos, pad = _eos_ids(target, tok.eos_token_id), tok.pad_token_id
+    return lambda prompt, spec: generate_one(target, prompt, protocol.SPEC_MAX_NEW_TOKENS, eos, pad,
+                                             kwargs if spec else {})
+
+
+def grid(models, methods, tasks, n_prompts: int | None) -> dict:
+    from bench_lib.kvspec import protocol
+
+    return protocol.speculative_grid(make_runner, "hf", models, methods, tasks, n_prompts)

@@ -14,8 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from bench_lib.kvspec.acceptance import Acceptance
+from bench_lib.kvspec.protocol import SPEC_MAX_NEW_TOKENS, draft_for, speculative_grid
 from bench_lib.kvspec.speculative import NUM_DRAFT_TOKENS, PROMPT_LOOKUP_NGRAM, SpecRun
 from bench_lib.measure.timing import Clock
+
+METHODS = ("draft", "prompt-lookup")
 
 try:
     from llama_cpp.llama_speculative import LlamaDraftModel, LlamaPromptLookupDecoding
@@ -90,7 +93,6 @@ def runner(model: str, method: str, draft: str | None, n_ctx: int):
     """runner(prompt, speculative: bool) -> SpecRun on llama.cpp; one target context, its draft
     switched on and off between calls so plain and speculative runs share everything else."""
     from bench_lib import config
-    from bench_lib.cases_kvspec import SPEC_MAX_NEW_TOKENS
     from bench_lib.engines.base import EngineUnavailable
     from bench_lib.engines.registry import load_engine
 
@@ -104,6 +106,16 @@ def runner(model: str, method: str, draft: str | None, n_ctx: int):
         draft_eng = load_engine("llamacpp", draft, device, "float32", n_ctx=n_ctx, logits_all=True)
         inner = LlamaModelDraft(draft_eng.llm, draft_eng.is_eog)
     else:
-        raise NotImplementedError(f"llama.cpp has no {method!r} speculative method here (draft, prompt-lookup)")
+        raise NotImplementedError(f"llama.cpp has no {method!r} speculative method here ({', '.join(METHODS)})")
     recorder = _Recording(inner)
     return lambda prompt, spec: _generate(eng, prompt, SPEC_MAX_NEW_TOKENS, recorder if spec else None)
+
+
+def make_runner(model: str, method: str, prompts, n_prompts: int):
+    """The protocol's runner: one context long enough for the longest prompt and its output."""
+    return runner(model, method, draft_for(model) if method == "draft" else None,
+                  max(len(p) for p in prompts) + SPEC_MAX_NEW_TOKENS)
+
+
+def grid(models, methods, tasks, n_prompts: int | None) -> dict:
+    return speculative_grid(make_runner, "llamacpp", models, methods, tasks, n_prompts)

@@ -1,5 +1,5 @@
 """Speculative decoding in vLLM: n-gram prompt lookup and a small draft model, measured with the
-protocol of the HF and llama.cpp versions (cases_kvspec.compare_with_plain).
+protocol of the HF and llama.cpp versions (protocol.compare_with_plain).
 
 Plain and speculative runs are two `vllm.LLM` instances in this process, same model and greedy
 sampling; only the second has a speculative_config. Acceptance comes from vLLM's own records:
@@ -23,6 +23,7 @@ import gc
 import json
 
 from bench_lib.kvspec.acceptance import Acceptance, Step
+from bench_lib.kvspec.protocol import SPEC_MAX_NEW_TOKENS, draft_for, spec_prompts, speculative_grid
 from bench_lib.kvspec.speculative import NUM_DRAFT_TOKENS, PROMPT_LOOKUP_NGRAM, SpecRun
 from bench_lib.measure.timing import Clock
 
@@ -104,7 +105,6 @@ def _padded(max_model_len: int) -> int:
 def runner(model: str, method: str, draft: str | None, max_model_len: int):
     """runner(prompt, speculative: bool) -> SpecRun on vLLM: a plain and a speculative LLM."""
     from bench_lib import config
-    from bench_lib.cases_kvspec import SPEC_MAX_NEW_TOKENS
     from bench_lib.engines.base import EngineUnavailable
     from bench_lib.engines.vllm import _eos_ids
     from bench_lib.models import get_spec
@@ -130,8 +130,7 @@ def runner(model: str, method: str, draft: str | None, max_model_len: int):
 
 def exactness_check(model: str, method: str, n_prompts: int, task: str = "openmath") -> dict:
     """One plain and one speculative run per prompt: tokens and acceptance counts, JSON-shaped (for
-    tests through vllm_env; the measured protocol is cases_kvspec.compare_with_plain)."""
-    from bench_lib.cases_kvspec import SPEC_MAX_NEW_TOKENS, draft_for, spec_prompts
+    tests through vllm_env; the measured protocol is protocol.compare_with_plain)."""
 
     prompts = spec_prompts(model, task, n_prompts)
     run = runner(model, method, draft_for(model) if method == "draft" else None,
@@ -156,7 +155,6 @@ def shared_runner(model: str, method: str, n_prompts: int):
     A runner (a plain and a speculative LLM) takes a minute or two to start; only one is alive at
     a time, since vLLM's spec-decode counters are per process."""
     from bench_lib import config
-    from bench_lib.cases_kvspec import SPEC_MAX_NEW_TOKENS, draft_for, spec_prompts
 
     max_len = max(len(p) for t in config.task_names() for p in spec_prompts(model, t, n_prompts)) + SPEC_MAX_NEW_TOKENS
     key = (model, method, max_len)
@@ -167,18 +165,25 @@ def shared_runner(model: str, method: str, n_prompts: int):
     return _RUNNER[key]
 
 
-def grid_here(models: list[str], methods: list[str], tasks: list[str], n_prompts: int | None) -> dict:
-    """cases_kvspec.speculative_grid for vLLM in vLLM's interpreter, keys as JSON lists."""
-    from bench_lib.cases_kvspec import speculative_grid
+def make_runner(model: str, method: str, prompts, n_prompts: int):
+    """The protocol's runner: shared_runner, sized for every task's prompts."""
+    return shared_runner(model, method, n_prompts)
 
-    return {json.dumps(list(k)): v for k, v in speculative_grid(models, methods, tasks, "vllm", n_prompts).items()}
+
+def grid_here(models: list[str], methods: list[str], tasks: list[str], n_prompts: int | None) -> dict:
+    """The vLLM speculative grid in vLLM's interpreter, keys as JSON lists."""
+    return {json.dumps(list(k)): v
+            for k, v in speculative_grid(make_runner, "vllm", models, methods, tasks, n_prompts).items()}
 
 
 def grid(models: list[str], methods: list[str], tasks: list[str], n_prompts: int | None) -> dict:
-    """The vLLM speculative grid from an interpreter without vllm: all of it runs in one process
-    in vLLM's environment (.venv-vllm)."""
+    """{(model, method, task): result | skip | error}: in this process where vllm imports, else all
+    of it in one process in vLLM's environment (.venv-vllm)."""
+    import importlib.util
+
     from bench_lib.engines import vllm_env
 
+    if importlib.util.find_spec("vllm") is not None:
+        return speculative_grid(make_runner, "vllm", models, methods, tasks, n_prompts)
     combos = [(m, meth, t) for m in models for meth in methods for t in tasks]
     return vllm_env.call_grid("bench_lib.kvspec.speculative_vllm:grid_here", combos, models, methods, tasks, n_prompts)
-

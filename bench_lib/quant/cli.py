@@ -1,6 +1,6 @@
 """`python -m bench_lib.cli quant`: build (or reuse) every scheme and print the scheme table.
 
-Same case function as the asv suite (bench_lib.cases_quant.scheme_result), so the table shows
+Same case function as the asv suite (bench_lib.quant.cases.scheme_result), so the table shows
 what asv records. Settings come from BENCH_PROFILE / BENCH_DEVICE / BENCH_DTYPE / BENCH_TASKS.
 """
 from __future__ import annotations
@@ -53,7 +53,8 @@ def row(scheme: str, entry: dict) -> str:
 
 
 def run(args) -> int:
-    from bench_lib import cases_quant, config, quality
+    from bench_lib import config, quality
+    from bench_lib.quant import cases as cases_quant
 
     if args.schemes:
         os.environ["BENCH_QUANT_SCHEMES"] = args.schemes

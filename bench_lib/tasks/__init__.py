@@ -1,4 +1,6 @@
-"""Task registry: name → module implementing the protocol in `base.py`."""
+"""Task registry: name → module implementing the protocol in `base.py`. Every list of tasks
+elsewhere (config's default BENCH_TASKS, the per-task asv classes, report headlines, parity
+prompts) is read from here, so a task is its module, its fixture entry and its data files."""
 from __future__ import annotations
 
 import importlib
@@ -15,3 +17,13 @@ def get_task(name: str) -> ModuleType:
     if name not in TASKS:
         raise KeyError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)} (set BENCH_TASKS to a comma-separated subset)")
     return importlib.import_module(TASKS[name])
+
+
+def task_names() -> tuple[str, ...]:
+    """Every registered task, in registry order."""
+    return tuple(TASKS)
+
+
+def headline_metrics() -> dict[str, str]:
+    """task → the metric reports judge it by."""
+    return {name: get_task(name).headline_metric for name in TASKS}

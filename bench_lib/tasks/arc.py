@@ -11,6 +11,14 @@ hub = HubSource("allenai/ai2_arc", "ARC-Challenge", {"train": "train", "test": "
 metric_names = ("arc_accuracy", "arc_macro_f1", "arc_unparsed_rate")
 max_new_tokens = 8
 
+# The registry's per-task declarations: the asv class name prefix, the score reports and the
+# fine-tuning table are judged by, and the metrics the inference and engine classes track.
+asv_name = "Arc"
+headline_metric = "arc_macro_f1"
+finetune_metric = "arc_macro_f1"
+inference_tracks = metric_names
+key_metrics = ("arc_accuracy", "arc_macro_f1")
+
 
 def parse_row(row: dict, where: str) -> Example:
     question = require(row, "question", str, where)

@@ -30,6 +30,11 @@ class Task(Protocol):
     hub: HubSource
     metric_names: tuple[str, ...]
     max_new_tokens: int    # enough for a well-formed answer
+    asv_name: str          # prefix of its asv classes (ArcInference, ArcEngines)
+    headline_metric: str   # the score reports and the quantization table judge it by
+    finetune_metric: str   # the score the fine-tuning table shows
+    inference_tracks: tuple[str, ...]  # metrics the inference class tracks (each with its interval)
+    key_metrics: tuple[str, ...]       # tracked by the engine and fine-tuning classes, compared by quant
 
     def parse_row(self, row: dict, where: str) -> Example: ...
 

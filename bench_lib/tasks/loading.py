@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from bench_lib.tasks import get_task
+from bench_lib.tasks import TASKS, get_task
 from bench_lib.tasks.base import DataError, Example
 from bench_lib.tasks.fixtures import FIXTURE_DIR
 
@@ -42,7 +42,7 @@ def find_file(folder: Path, task: str, split: str) -> Path:
         if path.exists():
             return path
     raise DataError(f"{folder}: no {task}-{split}.parquet or {task}-{split}.jsonl; "
-                    f"a data folder holds files named {{arc,squad,openmath}}-{{train,test}}.parquet or .jsonl")
+                    f"a data folder holds files named {{{','.join(TASKS)}}}-{{train,test}}.parquet or .jsonl")
 
 
 def _hub_rows(task, split: str, path: str | None) -> tuple[list[dict], str]:

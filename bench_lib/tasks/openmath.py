@@ -12,6 +12,15 @@ metric_names = ("openmath_exact", "openmath_exact_strict", "openmath_absdiff", "
                 "openmath_boxed_parse_rate")
 max_new_tokens = 32
 
+# The registry's per-task declarations: the asv class name prefix, the score reports and the
+# fine-tuning table are judged by, and the metrics the inference and engine classes track.
+asv_name = "OpenMath"
+# reports judge the numeric closeness, fine-tuning the exact answer it is trained towards
+headline_metric = "openmath_absdiff"
+finetune_metric = "openmath_exact"
+inference_tracks = metric_names
+key_metrics = ("openmath_exact", "openmath_absdiff")
+
 
 def parse_row(row: dict, where: str) -> Example:
     problem = require(row, "problem", str, where)

@@ -14,6 +14,14 @@ name = "squad"
 hub = HubSource("rajpurkar/squad_v2", None, {"train": "train", "test": "validation"})
 metric_names = ("squad_exact", "squad_f1", "squad_hasans_exact", "squad_hasans_f1", "squad_noans_exact")
 max_new_tokens = 12
+
+# The registry's per-task declarations: the asv class name prefix, the score reports and the
+# fine-tuning table are judged by, and the metrics the inference and engine classes track.
+asv_name = "Squad"
+headline_metric = "squad_f1"
+finetune_metric = "squad_f1"
+inference_tracks = ("squad_exact", "squad_f1", "squad_hasans_f1", "squad_noans_exact")
+key_metrics = ("squad_exact", "squad_f1")
 NO_ANSWER = "unanswerable"
 
 

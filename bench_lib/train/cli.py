@@ -12,7 +12,16 @@ import math
 import sys
 
 PUBLISHED = {"train_qlora_over_lora_allocated": 0.38, "train_vera_over_lora_allocated": 0.80}
-SCORE = {"arc": "arc_macro_f1", "squad": "squad_f1", "openmath": "openmath_exact"}
+
+
+def _scores() -> dict[str, str]:
+    """task → the score the fine-tuning table shows, for every registered task."""
+    from bench_lib.tasks import TASKS, get_task
+
+    return {name: get_task(name).finetune_metric for name in TASKS}
+
+
+SCORE = _scores()  # the registered tasks in registry order
 
 
 def _method_names():
@@ -64,7 +73,7 @@ def _cell(entry: dict, fmt) -> str:
 
 
 def method_table(model: str, methods: list[str], shape: str, task: str | None) -> tuple[str, dict]:
-    from bench_lib import cases_train
+    from bench_lib.train import cases as cases_train
 
     steps = cases_train.step_grid([model], methods, [shape])
     fts = cases_train.finetune_grid(task, [model], methods) if task else {}
@@ -98,7 +107,7 @@ def method_table(model: str, methods: list[str], shape: str, task: str | None) -
 
 def _deltas(task: str | None, score: str | None, methods: list[str], model: str, fts: dict) -> list[str]:
     """Each method's task score minus the first method's, paired over the same seeds and examples."""
-    from bench_lib import cases_train
+    from bench_lib.train import cases as cases_train
 
     ok = {m: fts[(model, m, task)]["result"] for m in methods if "result" in fts.get((model, m, task), {})}
     if not task or methods[0] not in ok or len(ok) < 2:
@@ -121,7 +130,7 @@ def _pm(metrics: dict, name: str | None) -> str:
 
 
 def ratio_report(model: str, shape: str, grad_ckpt: bool, targets: str | None) -> tuple[str, dict]:
-    from bench_lib import cases_train
+    from bench_lib.train import cases as cases_train
 
     if targets and targets != "all-linear":
         targets = tuple(t.strip() for t in targets.split(",") if t.strip())

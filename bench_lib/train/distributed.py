@@ -69,7 +69,7 @@ def _rank_main(rank: int, world_size: int, cfg: dict, out_dir: str | None) -> li
     import torch
     import torch.distributed as dist
 
-    from bench_lib import cases_train
+    from bench_lib.train import cases as cases_train
     from bench_lib.train.step import build_trainer, measure_steps
 
     os.environ.update(MASTER_ADDR=cfg["addr"], MASTER_PORT=str(cfg["port"]))
@@ -145,7 +145,7 @@ def step_result(model: str, method: str, shape: str, world_size: int = 2, strate
 
 def step_grid(models, strategies, methods, shape: str, world_size: int = 2) -> dict:
     """{(model, strategy, method): result or skip} through cases.run_grid (a skip per combination)."""
-    from bench_lib.cases import run_grid
+    from bench_lib.grid import run_grid
 
     combos = [(m, meth, shape, world_size, st) for m in models for st in strategies for meth in methods]
     return {(m, st, meth): v for (m, meth, _, _, st), v in run_grid(step_result, combos).items()}

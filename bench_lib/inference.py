@@ -1,42 +1,17 @@
-"""Case functions: one per workload × measurement. asv classes and pytest tests both call
-these, so both runners time and score the very same work.
-
-A grid function runs every combination and records, per combination, its metrics or why it
-was skipped or failed, so one bad combination never takes the others down.
+"""Case functions of the inference suite (benchmarks/bench_inference.py): one per workload ×
+measurement. asv classes and pytest tests both call these, so both runners time and score the
+very same work. Grids go through grid.run_grid; engines, tokenizers and examples come from the
+shared caches in resources.py.
 """
 from __future__ import annotations
 
 import functools
-import traceback
 from typing import Callable, Iterable
 
 from bench_lib import config
-from bench_lib.engines.base import EngineUnavailable
+from bench_lib.grid import run_grid
 from bench_lib.models import get_spec
-
-
-@functools.lru_cache(maxsize=1)  # one model in memory at a time; a grid walks model by model
-def engine_for(engine: str, model: str, device: str, dtype: str):
-    from bench_lib.engines.registry import load_engine
-    from bench_lib.measure import nvml
-
-    config.apply_threads()
-    nvml.record_baseline(device)  # before the first load: the fallback for NVML's device total
-    return load_engine(engine, model, device, dtype)
-
-
-@functools.lru_cache(maxsize=8)
-def tokenizer_for(model: str):
-    from bench_lib.models import load_tokenizer
-
-    return load_tokenizer(get_spec(model))
-
-
-@functools.lru_cache(maxsize=16)
-def examples_for(task: str, n: int, split: str = "test"):
-    from bench_lib.tasks.loading import load_examples
-
-    return tuple(load_examples(task, split, limit=n))
+from bench_lib.resources import engine_for, examples_for, tokenizer_for
 
 
 def _settings():
@@ -112,19 +87,6 @@ def arc_loglik_result(model: str) -> dict:
 
 def arc_loglik_grid(models: Iterable[str]) -> dict:
     return {(m,): v for (m,), v in run_grid(arc_loglik_result, [(m,) for m in models]).items()}
-
-
-def run_grid(fn: Callable[..., dict], combos: Iterable[tuple]) -> dict[tuple, dict]:
-    """{combo: {"result": ...} | {"skip": reason} | {"error": message}} for each combo."""
-    out = {}
-    for combo in combos:
-        try:
-            out[combo] = {"result": fn(*combo)}
-        except (EngineUnavailable, NotImplementedError) as exc:
-            out[combo] = {"skip": str(exc)}
-        except Exception as exc:  # recorded, not raised: the other combinations still run
-            out[combo] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    return out
 
 
 def inference_grid(task: str, models: Iterable[str], batch_sizes: Iterable[int], engine: str = "hf") -> dict:

@@ -11,7 +11,9 @@ import math
 import statistics
 
 from bench_lib import config, quality
-from bench_lib.cases import examples_for, run_grid, tokenizer_for
+from bench_lib.grid import run_grid
+from bench_lib.resources import examples_for, tokenizer_for
+from bench_lib.tasks import get_task, task_names
 from bench_lib.models import get_spec
 
 # Calibration / QAT training windows: train split, disjoint from the evaluation text.
@@ -70,7 +72,6 @@ def logits_fn(q, engine):
 def task_runs(engine, model: str) -> dict:
     """One greedy pass over each task's test prompts at batch size 1: the task's scores, and
     per-request timings for the decode speed. Greedy decoding is deterministic, so one pass scores."""
-    from bench_lib.tasks import get_task
     from bench_lib.workloads.generate import measure_generation
 
     n = config.profile().n_examples
@@ -216,10 +217,10 @@ def reference_parameter_count(model: str) -> int:
         return parameter_count(AutoModelForCausalLM.from_config(load_config(get_spec(model))))
 
 
-DELTA_METRICS = ("quant_delta_arc_accuracy", "quant_delta_arc_macro_f1", "quant_delta_squad_exact",
-                 "quant_delta_squad_f1", "quant_delta_openmath_exact", "quant_delta_openmath_absdiff",
-                 "quant_delta_arc_loglik_acc", "quant_delta_arc_loglik_acc_norm", "quant_delta_arc_loglik_ece",
-                 "quant_delta_arc_loglik_brier")
+# each registered task's key metrics, then ARC by log-likelihood
+DELTA_METRICS = tuple(f"quant_delta_{m}" for t in task_names() for m in get_task(t).key_metrics) + (
+    "quant_delta_arc_loglik_acc", "quant_delta_arc_loglik_acc_norm", "quant_delta_arc_loglik_ece",
+    "quant_delta_arc_loglik_brier")
 
 
 def scheme_names() -> list[str]:

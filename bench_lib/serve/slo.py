@@ -16,11 +16,30 @@ the limits. The found load is the highest passing one; 0 when even the first loa
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 TTFT_KEY, TPOT_KEY = "serve_ttft_sched_p99_s", "serve_tpot_p99_s"
+
+
+def plot_dir() -> Path:
+    """Where the SLO search writes its plots and tables (`llm-bench report` copies the plots)."""
+    from bench_lib import config
+
+    return config.cache_dir() / "serve-slo"
+
+
+def copy_plots(out_dir: Path) -> list[str]:
+    """The SLO search plots, copied next to the report page; their file names."""
+    src = plot_dir()
+    names = []
+    for png in sorted(src.glob("*.png")) if src.is_dir() else []:
+        shutil.copyfile(png, out_dir / f"serve-slo-{png.name}")
+        names.append(f"serve-slo-{png.name}")
+    return names
 
 
 @dataclass

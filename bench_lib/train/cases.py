@@ -1,7 +1,7 @@
 """Case functions of the train suite, shared by benchmarks/bench_train.py, the tests and the CLI.
 
 Every function builds a fresh model for its combination (a method rewrites the model it is
-given), so combinations are independent; grids go through cases.run_grid, which records a
+given), so combinations are independent; grids go through run_grid, which records a
 skip or an error per combination instead of stopping.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import gc
 from typing import Callable, Iterable
 
 from bench_lib import config
-from bench_lib.cases import run_grid
+from bench_lib.grid import run_grid
 
 RATIO_MODEL = "arch:Qwen/Qwen3-8B"
 # The published study's configurations (../shared/CONTEXT.md): LoRA and QLoRA at r=256, VeRA at r=512.
@@ -43,7 +43,7 @@ def _train_examples(task: str):
 
 
 def fixed_batch(model: str, shape: str, seed: int = 0) -> dict:
-    from bench_lib.cases import tokenizer_for
+    from bench_lib.resources import tokenizer_for
     from bench_lib.train import data, settings
 
     batch_size, seq_len = settings.parse_shape(shape)

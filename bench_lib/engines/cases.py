@@ -12,13 +12,15 @@ import importlib.util
 import os
 from typing import Iterable
 
-from bench_lib import cases, config
+from bench_lib import config, inference, resources
+from bench_lib.grid import run_grid
 from bench_lib.engines.registry import ENGINES
+from bench_lib.tasks import task_names
 
 DEFAULT_ENGINES = ("hf", "hf-generate", "llamacpp", "vllm")
 # Engine variants checked against HF for identical greedy ids: (engine, GGUF type or None).
 PARITY_VARIANTS = (("llamacpp", "f32"), ("llamacpp", "f16"), ("vllm", None))
-PARITY_TASKS = ("arc", "squad", "openmath")
+PARITY_TASKS = task_names()  # every registered task
 OVERHEAD_MAX_NEW = 128  # decode steps per overhead run (EOS ignored): per-token time dominates
 
 
@@ -50,9 +52,9 @@ def engine_with(engine: str, model: str, gguf_type: str | None = None):
 
 
 def engine_inference_result(model: str, task: str, batch_size: int, engine: str) -> dict:
-    """Speed, memory and task metrics of one engine (cases.inference_result), plus the engine's
+    """Speed, memory and task metrics of one engine (inference.inference_result), plus the engine's
     own prompt/decode rates where it reports them (llama.cpp)."""
-    out = cases.inference_result(model, task, batch_size, engine)
+    out = inference.inference_result(model, task, batch_size, engine)
     out["metrics"].update(own_rates(engine, model, task, batch_size))
     return out
 
@@ -61,8 +63,8 @@ def own_rates(engine: str, model: str, task: str, batch_size: int) -> dict[str, 
     from bench_lib.tasks import get_task
     from bench_lib.workloads.generate import encode_prompts
 
-    eng = cases.engine_for(engine, model, *cases._settings()[:2])
-    prompts = encode_prompts(cases.tokenizer_for(model), cases.examples_for(task, config.profile().n_examples))
+    eng = resources.engine_for(engine, model, *inference._settings()[:2])
+    prompts = encode_prompts(resources.tokenizer_for(model), resources.examples_for(task, config.profile().n_examples))
     report = eng.generate(prompts[:batch_size], get_task(task).max_new_tokens).engine_report
     rates = {}
     if report.get("prompt_eval_ms"):
@@ -77,7 +79,7 @@ def engine_grid(task: str, models: Iterable[str], batch_sizes: Iterable[int]) ->
     if task not in config.task_names():
         return {"_skip": f"task {task!r} is not in BENCH_TASKS={','.join(config.task_names())}"}
     combos = [(m, task, b, e) for m in models for e in engine_names() for b in batch_sizes]
-    return {(m, e, b): v for (m, _, b, e), v in cases.run_grid(engine_inference_result, combos).items()}
+    return {(m, e, b): v for (m, _, b, e), v in run_grid(engine_inference_result, combos).items()}
 
 
 def engine_generation_callable(model: str, task: str, batch_size: int, engine: str):
@@ -87,7 +89,7 @@ def engine_generation_callable(model: str, task: str, batch_size: int, engine: s
         # by the *Engines classes' track_ values, from one server per task.
         raise NotImplementedError("vLLM runs here only through its server (.venv-vllm); its timings are the "
                                   "track_ values of ArcEngines/SquadEngines/OpenMathEngines")
-    return cases.generation_callable(model, task, batch_size, engine)
+    return inference.generation_callable(model, task, batch_size, engine)
 
 
 def parity_prompts(model: str, n_per_task: int) -> list[tuple[str, list[int], int]]:
@@ -97,7 +99,7 @@ def parity_prompts(model: str, n_per_task: int) -> list[tuple[str, list[int], in
 
     out = []
     for task in PARITY_TASKS:
-        ids = encode_prompts(cases.tokenizer_for(model), cases.examples_for(task, n_per_task))
+        ids = encode_prompts(resources.tokenizer_for(model), resources.examples_for(task, n_per_task))
         out.extend((task, p, get_task(task).max_new_tokens) for p in ids)
     return out
 
@@ -135,7 +137,7 @@ def overhead_result(model: str, engine: str, repeats: int = 6, max_new_tokens: i
     if engine == "vllm" and importlib.util.find_spec("vllm") is None:
         return _overhead_in_vllm_env(model, repeats, max_new_tokens)
     eng = engine_with(engine, model)
-    prompt = encode_prompts(cases.tokenizer_for(model), cases.examples_for("openmath", 1))[0]
+    prompt = encode_prompts(resources.tokenizer_for(model), resources.examples_for("openmath", 1))[0]
     out = compare(eng, prompt, max_new_tokens, repeats)
     out["model"] = model
     out["metrics"] = {"engines_overhead_ratio": out["ratio"].median,
@@ -150,7 +152,7 @@ def _overhead_in_vllm_env(model: str, repeats: int, max_new_tokens: int) -> dict
     from bench_lib.measure.timing import Spread
     from bench_lib.models import get_spec
 
-    out = vllm_env.call("bench_lib.cases_engines:overhead_result", model, "vllm", repeats, max_new_tokens,
+    out = vllm_env.call("bench_lib.engines.cases:overhead_result", model, "vllm", repeats, max_new_tokens,
                         offline=get_spec(model).kind != "hub")
     for key in ("ratio", "suite_tokens_per_s", "bare_tokens_per_s"):
         out[key] = Spread(**out[key])
@@ -159,9 +161,9 @@ def _overhead_in_vllm_env(model: str, repeats: int, max_new_tokens: int) -> dict
 
 def parity_grid(models: Iterable[str]) -> dict:
     combos = [(m, e, t) for m in models for e, t in PARITY_VARIANTS]
-    return {(m, f"{e}-{t}" if t else e): v for (m, e, t), v in cases.run_grid(parity_result, combos).items()}
+    return {(m, f"{e}-{t}" if t else e): v for (m, e, t), v in run_grid(parity_result, combos).items()}
 
 
 def overhead_grid(models: Iterable[str], engines: Iterable[str] | None = None) -> dict:
     combos = [(m, e) for m in models for e in (engines or engine_names())]
-    return cases.run_grid(overhead_result, combos)
+    return run_grid(overhead_result, combos)

@@ -24,8 +24,8 @@ import os
 
 import numpy as np
 
-from bench_lib import cases, config
-from bench_lib.workloads import serve
+from bench_lib import config, resources
+from bench_lib.serve import client as serve
 
 WORKLOADS = ("single", "shared-prefix", "multi-turn")
 
@@ -71,9 +71,9 @@ def _fit(tok, text: str, filler: str, n: int) -> str:
 
 def build(model: str, endpoint_name: str, n: int, max_tokens: int, min_equals_max: bool, tag: str = "",
           seed: int = 0) -> list[serve.ServeRequest]:
-    tok = cases.tokenizer_for(model)
+    tok = resources.tokenizer_for(model)
     tasks = config.task_names()
-    per_task = [cases.examples_for(t, max(math.ceil(n / len(tasks)), 8)) for t in tasks]
+    per_task = [resources.examples_for(t, max(math.ceil(n / len(tasks)), 8)) for t in tasks]
     examples = [ex for group in zip(*per_task) for ex in group]
     filler = " ".join(ex.prompt for ex in examples)
     wl, rng = workload(), np.random.default_rng(seed)

@@ -1,8 +1,8 @@
-"""SLO search against a served model (bench_lib.workloads.slo): the highest request rate and,
+"""SLO search against a served model (bench_lib.serve.slo): the highest request rate and,
 separately, the highest concurrency whose p99 TTFT and p99 TPOT meet an SLO; shared by asv and
 the command line.
 
-    python -m bench_lib.cases_serve_slo --server llamacpp --model tiny-qwen3 --slo ttft:500,tpot:50
+    python -m bench_lib.serve.cases_slo --server llamacpp --model tiny-qwen3 --slo ttft:500,tpot:50
 
 prints the table of loads tried and writes a PNG of p50/p99 TTFT and TPOT against load, with the
 SLO lines, and that table (.md) to .bench_cache/serve-slo/ (`llm-bench report` copies the PNGs
@@ -21,13 +21,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shutil
 import sys
 from pathlib import Path
 
-from bench_lib import cases_serve, config, servers
+from bench_lib import config
+from bench_lib.grid import run_grid
+from bench_lib.serve import cases as cases_serve
+from bench_lib.serve import servers
 from bench_lib.engines.base import EngineUnavailable
-from bench_lib.workloads import slo
+from bench_lib.serve import slo
 
 DEFAULT_SLO = "ttft:500,tpot:50"
 DEFAULT_RATES, DEFAULT_CONCURRENCY = "1,2,4,8,16,32", "1,2,4,8,16"
@@ -76,7 +78,7 @@ def search_result(server: servers.Server, model: str, slo_text: str) -> dict:
             return cases_serve.measure_load(server, model, {key: value}, f"{kind}:{value:g}",
                                             run_timeout_s=step_s)["metrics"]
         searches[kind] = slo.search(measure, _coarse(name, default, conv), lim, kind, budget_s=_budget())
-    png = config.cache_dir() / "serve-slo" / f"{server.kind}-{model.replace('/', '_')}-{slo_text.replace(':', '').replace(',', '-')}.png"
+    png = slo.plot_dir() / f"{server.kind}-{model.replace('/', '_')}-{slo_text.replace(':', '').replace(',', '-')}.png"
     plot(searches, lim, png, f"{server.kind} · {model} · SLO p99 {slo_text} ms")
     png.with_suffix(".md").write_text(table(searches) + "\n")  # the loads tried, beside the plot
     return {"metrics": {"serve_slo_max_rate": searches["rate"].found,
@@ -149,23 +151,13 @@ def slo_grid(kind: str, models, slo_names) -> dict:
             out.update({(model, s): {"error": f"{type(exc).__name__}: {exc}"} for s in slo_names})
             continue
         with servers.running(server):
-            grid = cases_serve.cases.run_grid(lambda s: search_result(server, model, s), [(s,) for s in slo_names])
+            grid = run_grid(lambda s: search_result(server, model, s), [(s,) for s in slo_names])
         out.update({(model, s): v for (s,), v in grid.items()})
     return out
 
 
-def copy_plots(out_dir: Path) -> list[str]:
-    """The SLO search plots, copied next to the report page; their file names."""
-    src = config.cache_dir() / "serve-slo"
-    names = []
-    for png in sorted(src.glob("*.png")) if src.is_dir() else []:
-        shutil.copyfile(png, out_dir / f"serve-slo-{png.name}")
-        names.append(f"serve-slo-{png.name}")
-    return names
-
-
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench_lib.cases_serve_slo", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench_lib.serve.cases_slo", description=__doc__.splitlines()[0])
     ap.add_argument("--server", default="llamacpp", choices=["llamacpp", "vllm", "url"])
     ap.add_argument("--model", default="tiny-qwen3")
     ap.add_argument("--slo", default=None, help=f"p99 limits in ms (default BENCH_SERVE_SLO or {DEFAULT_SLO})")

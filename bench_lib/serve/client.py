@@ -9,7 +9,7 @@ lib/endpoint_request_func.py), so numbers compare with what users get from `vllm
   rescaled so the n-th request is due at n / rate; rate inf sends everything at once;
   `max_concurrency` caps requests in flight;
 - warm-up requests are sent one at a time before the clock starts and are not in the results.
-The metrics are computed in serve_metrics.py.
+The metrics are computed in metrics.py.
 
 Deviations from vLLM's client:
 - requests run on threads with the standard library's http.client (no aiohttp here);

@@ -1,4 +1,4 @@
-"""Metrics of one serving load (bench_lib.workloads.serve), named as registered in bench_lib.metrics.
+"""Metrics of one serving load (bench_lib.serve.client), named as registered in bench_lib.metrics.
 
 vLLM's definitions (vllm/benchmarks/serve.py, calculate_metrics):
 - output tokens come from the server's `usage.completion_tokens` when it streams one, else from
@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from bench_lib.workloads import serve
+from bench_lib.serve import client as serve
 
 PERCENTILES = (50, 90, 99)
 

@@ -34,10 +34,13 @@ import os
 from dataclasses import dataclass, replace
 from typing import Iterable
 
-from bench_lib import cases, config, servers
+from bench_lib import config, resources
+from bench_lib.grid import run_grid
+from bench_lib.serve import servers
 from bench_lib.engines.base import EngineUnavailable
 from bench_lib.models import get_spec
-from bench_lib.workloads import serve, serve_metrics
+from bench_lib.serve import client as serve
+from bench_lib.serve import metrics as serve_metrics
 
 DEFAULT_LOADS = "rate:2,rate:8,concurrency:4"
 GOODPUT_EXAMPLE = "ttft:1000,tpot:100"
@@ -142,10 +145,10 @@ def endpoint() -> str:
 
 
 def serve_requests(model: str, endpoint_name: str, n: int, max_tokens: int, tag: str = "") -> list[serve.ServeRequest]:
-    """The requests of one load (bench_lib.serve_prompts: workload, input and output lengths).
+    """The requests of one load (bench_lib.serve.prompts: workload, input and output lengths).
     Completions get the chat-templated text (the same prompt the offline benchmarks feed as
     ids), chat the messages. A `tag` starts every user turn with "[<tag>.<i>...] "."""
-    from bench_lib import serve_prompts
+    from bench_lib.serve import prompts as serve_prompts
 
     return serve_prompts.build(model, endpoint_name, n, max_tokens, fixed_output(), tag)
 
@@ -189,7 +192,7 @@ def measure_load(server: servers.Server, model: str, load: dict, label: str,
                  num_requests: int | None = None, run_timeout_s: float | None = None) -> dict:
     """One load ({"request_rate": r} and/or {"max_concurrency": c}) against a running server, on
     fresh prompts after the warm-up: metrics, the first failures, and the settings used."""
-    from bench_lib import serve_prompts
+    from bench_lib.serve import prompts as serve_prompts
 
     server.check_alive()
     s, ep = size(), endpoint()
@@ -197,7 +200,7 @@ def measure_load(server: servers.Server, model: str, load: dict, label: str,
     server.loads_run += 1
     tag = f"L{server.loads_run}"
     requests = serve_requests(model, ep, n + warm, s.max_tokens, tag)
-    tok = cases.tokenizer_for(model)
+    tok = resources.tokenizer_for(model)
     run = serve.run_load(server.base_url, ep, server.model, requests[warm:], warmup=requests[:warm],
                          request_timeout_s=s.request_timeout_s, run_timeout_s=run_timeout_s or s.run_timeout_s,
                          tokenizer=tok, burstiness=burstiness(), **load)
@@ -231,7 +234,7 @@ def serving_grid(kind: str, models: Iterable[str], load_names: Iterable[str]) ->
             out.update({(model, ld): {"error": f"{type(exc).__name__}: {exc}"} for ld in load_names})
             continue
         with servers.running(server):
-            grid = cases.run_grid(lambda ld: serving_result(server, model, ld), [(ld,) for ld in load_names])
+            grid = run_grid(lambda ld: serving_result(server, model, ld), [(ld,) for ld in load_names])
         out.update({(model, ld): v for (ld,), v in grid.items()})
     return out
 

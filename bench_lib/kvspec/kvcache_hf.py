@@ -1,0 +1,57 @@
+"""The KV-cache backend of the HF engine: transformers' quantized caches (kvspec/kvcache.py)
+measured against the model's own DynamicCache on the same tokens."""
+from __future__ import annotations
+
+import functools
+
+from bench_lib import resources
+from bench_lib.grid import run_grid
+from bench_lib.kvspec import kvcache, protocol
+from bench_lib.kvspec.protocol import KV_DECODE_TOKENS, kv_windows
+
+KV_TYPES = tuple(kvcache.KV_TYPES)
+REFERENCE = "dynamic"
+
+
+@functools.lru_cache(maxsize=4)
+def _reference(model: str, context: int, device: str, dtype: str, n_windows: int):
+    from bench_lib import quality
+
+    windows = quality.evaluation_windows(resources.tokenizer_for(model), context, n_windows)
+    return quality.reference_logprobs(kvcache.decode_logits_fn(protocol.model(model, device, dtype), REFERENCE), windows)
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_greedy(model: str, context: int, device: str, dtype: str) -> tuple[int, ...]:
+    from bench_lib.kvspec import kvdecode
+
+    run = kvdecode.decode_run(protocol.model(model, device, dtype), resources.tokenizer_for(model), REFERENCE, context,
+                              KV_DECODE_TOKENS, device)
+    return tuple(run.token_ids)
+
+
+def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
+    """Cache bytes, decode speed, peak memory and quality against the full-precision cache of one
+    KV-cache type at one context length."""
+    from bench_lib import quality
+    from bench_lib.kvspec import kvdecode
+    from bench_lib.models import get_spec
+
+    device, dtype, prof = protocol.settings()
+    spec = get_spec(model)
+    kvcache.kv_config(kv_type)  # skips here when the backend's package is missing
+    lm, tok = protocol.model(model, device, dtype), resources.tokenizer_for(model)
+    speed = kvdecode.measure_decode(lm, tok, kv_type, context, KV_DECODE_TOKENS, device, prof.repeats, prof.warmup)
+    reference = _reference_greedy(model, context, device, dtype)
+    metrics = dict(speed["metrics"])
+    metrics["kvspec_greedy_agreement"] = kvdecode.prefix_agreement(reference, speed["token_ids"])
+    if spec.real_weights:
+        ref = _reference(model, context, device, dtype, kv_windows(context, prof.name))
+        stats = quality.compare(ref, kvcache.decode_logits_fn(lm, kv_type))
+        metrics.update(stats.as_metrics())
+    return {"metrics": metrics, "spreads": speed["spreads"], "model": model, "kv_type": kv_type,
+            "context": context, "engine": "hf", "device": device, "dtype": dtype, "profile": prof.name}
+
+
+def grid(models, kv_types, contexts) -> dict:
+    return run_grid(kv_cache_result, [(m, k, c) for m in models for k in kv_types for c in contexts])
