@@ -11,7 +11,7 @@ TrainMemoryRatios: arch:Qwen/Qwen3-8B, LoRA r=256 vs QLoRA-nf4 r=256 vs VeRA r=5
 """
 from benchmarks import common
 from bench_lib.train import cases as cases_train
-from bench_lib.train import distributed, settings
+from bench_lib.train import cases_distributed as distributed, settings
 
 METHODS = list(settings.methods())
 SHAPES = list(settings.shapes())

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from bench_lib import config
-from bench_lib.train import distributed
+from bench_lib.train import cases_distributed as distributed
 
 MODEL = "tiny-qwen3"
 

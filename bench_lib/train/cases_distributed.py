@@ -1,7 +1,7 @@
 """One train step across N processes with torch.distributed: DDP, or FSDP for the full fine-tune.
 
 Each rank is a process started by torch.multiprocessing (spawn), or by `torchrun` calling
-`python -m bench_lib.train.distributed` (then RANK/WORLD_SIZE/MASTER_* come from torchrun). Every
+`python -m bench_lib.train.cases_distributed` (then RANK/WORLD_SIZE/MASTER_* come from torchrun). Every
 rank builds the same trainer as the single-process step (bench_lib.train.step.build_trainer,
 same seed, so same initial weights), wraps the model, feeds its own fixed batch of the shape
 (data parallel: seed = rank) and is measured by the same measure_steps: warm-up steps, then timed
@@ -152,13 +152,13 @@ def step_grid(models, strategies, methods, shape: str, world_size: int = 2) -> d
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Under torchrun: `torchrun --nproc-per-node N -m bench_lib.train.distributed MODEL METHOD SHAPE [ddp|fsdp]`;
+    """Under torchrun: `torchrun --nproc-per-node N -m bench_lib.train.cases_distributed MODEL METHOD SHAPE [ddp|fsdp]`;
     rank 0 prints the summary as JSON."""
     from bench_lib import config
 
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) not in (3, 4):
-        print("usage: torchrun --nproc-per-node N -m bench_lib.train.distributed MODEL METHOD SHAPE [ddp|fsdp]",
+        print("usage: torchrun --nproc-per-node N -m bench_lib.train.cases_distributed MODEL METHOD SHAPE [ddp|fsdp]",
               file=sys.stderr)
         return 2
     model, method, shape, strategy = (*argv, "ddp")[:4]
