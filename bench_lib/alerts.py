@@ -255,8 +255,10 @@ def compare_runs(a: dict[tuple, list[Row]], b: dict[tuple, list[Row]], names: tu
                  suite: dict | None = None, min_change: float = 0.0) -> dict:
     """Two sets of runs of the same benchmarks (two machines, two environments), each row key
     with its rows from one or more runs: per benchmark the medians, B/A, which side is better by
-    the metric's direction, and the confidence: Mann-Whitney U on asv's samples where both sides
-    recorded them, else whether the runs' ranges overlap (with two or more runs a side), else none.
+    the metric's direction, and the confidence: with two or more runs a side, Mann-Whitney U on
+    the runs' values (p < 0.05; runs are the unit, so 4+4 runs are the fewest that can show a
+    change); with one run a side, Mann-Whitney U on asv's samples where both recorded
+    them; else none.
     A row moved when its change exceeds `min_change` and the evidence does not say "same".
     Benchmarks with a value on one side only are listed under `failed`."""
     rows, failed = [], []
@@ -273,17 +275,23 @@ def compare_runs(a: dict[tuple, list[Row]], b: dict[tuple, list[Row]], names: tu
         ma, mb = statistics.median(va), statistics.median(vb)
         match = asv_results.resolve_metric(ra[-1].benchmark, ra[-1].unit, suite=suite)
         change = relative(ma, mb)
-        samples_a = [x for r in ra for x in (r.samples or []) if _numeric(x)]
-        samples_b = [x for r in rb for x in (r.samples or []) if _numeric(x)]
-        if len(samples_a) >= 3 and len(samples_b) >= 3:
+        if len(va) >= 2 and len(vb) >= 2:
+            # Runs, not samples, are the unit: samples of one run share that run's minutes of
+            # machine load, so pooling them across runs would claim confidence the design lacks.
+            # Mann-Whitney U on the runs' values; fully separated 2+2 runs still have p = 0.33.
             from asv import _stats
 
-            _, p = _stats.mann_whitney_u(samples_a, samples_b)
-            significant, evidence = p < 0.01, f"Mann-Whitney U p={p:.2g} on {len(samples_a)}+{len(samples_b)} samples"
-        elif len(va) >= 2 and len(vb) >= 2:
-            significant = max(va) < min(vb) or max(vb) < min(va)
-            evidence = (f"{len(va)}+{len(vb)} runs, ranges [{min(va):.4g}, {max(va):.4g}] vs "
-                        f"[{min(vb):.4g}, {max(vb):.4g}] {'disjoint' if significant else 'overlap'}")
+            _, p = _stats.mann_whitney_u(va, vb)
+            significant = p < 0.05
+            evidence = (f"{len(va)}+{len(vb)} runs, Mann-Whitney U p={p:.2g} on the runs' values "
+                        f"[{min(va):.4g}, {max(va):.4g}] vs [{min(vb):.4g}, {max(vb):.4g}]")
+        elif len(ra[-1].samples or []) >= 3 and len(rb[-1].samples or []) >= 3:
+            from asv import _stats
+
+            sa = [x for x in ra[-1].samples if _numeric(x)]
+            sb = [x for x in rb[-1].samples if _numeric(x)]
+            _, p = _stats.mann_whitney_u(sa, sb)
+            significant, evidence = p < 0.01, f"one run each: Mann-Whitney U p={p:.2g} on {len(sa)}+{len(sb)} samples"
         else:
             significant, evidence = None, "one value each: no confidence"
         moved = abs(change) > min_change and significant is not False and change != 0

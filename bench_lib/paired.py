@@ -5,9 +5,9 @@ Runs of one commit made minutes apart on a shared machine differ by more than th
 cares about (neighbours' load, frequency drift), so comparing a new result with stored history
 both flags unchanged code and misses real slowdowns. Here both commits are checked out side by
 side (git worktrees, as `asv continuous` does) and measured A B A B ... in one job, so drift and
-load hit both alike (duet benchmarking), and the decision uses the paired runs: Mann-Whitney U on
-asv's samples for time_ benchmarks, disjoint ranges over the rounds for track_ values
-(bench_lib.alerts.compare_runs).
+load hit both alike (duet benchmarking), and the decision uses the runs as the unit: a change
+counts when Mann-Whitney U on the rounds' values gives p < 0.05 (bench_lib.alerts.compare_runs;
+samples within one run share its minutes of load, so they are not pooled across runs).
 
     llm-bench compare-commits --base HEAD~1 --bench GenerateTime --rounds 3
     llm-bench bisect --good v1 --bad HEAD --bench 'GenerateTime.time_generate' --rounds 3
@@ -123,7 +123,7 @@ def render(rep: dict, title: str) -> str:
 
 def add_arguments(parser) -> None:
     parser.add_argument("--bench", required=True, help="asv benchmark regex, as `asv run --bench` takes it")
-    parser.add_argument("--rounds", type=int, default=3, help="asv runs per commit, alternating (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="asv runs per commit, alternating (default 5; 4 is the fewest that can show a change)")
     parser.add_argument("--min-change", type=float, default=0.05,
                         help="smallest relative change counted as moved (default 0.05)")
     parser.add_argument("--asv-args", default="-a rounds=1 -a repeat=5",

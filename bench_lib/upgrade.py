@@ -16,8 +16,11 @@
    hits both alike. Each run registers the machine through the fingerprint, so each result names
    its environment.
 4. **Report.** Per benchmark: the medians over rounds, the change, its direction from the metric
-   record, and the confidence: Mann-Whitney U on asv's recorded samples (time_/peakmem_), else
-   whether the rounds' ranges overlap; and what failed or was skipped in one environment only.
+   record, and the confidence: with two or more rounds, Mann-Whitney U on the rounds' values,
+   p < 0.05 (runs are the unit: samples within a run share its minutes of load; 4 rounds are the
+   fewest that can show a change); with one round,
+   Mann-Whitney U on asv's samples of time_/peakmem_ benchmarks; and what failed or was
+   skipped in one environment only.
 
 Exit status: 0 nothing regressed or broke, 1 a regression or a benchmark that fails only in the
 candidate, 2 bad input, 3 the candidate environment could not be built.
@@ -177,8 +180,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--latest", default="", metavar="NAME[,NAME]",
                         help="move these packages to their newest release that fits")
     parser.add_argument("--bench", required=True, help="asv benchmark regex, as `asv run --bench` takes it")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="asv runs per environment, alternating locked and candidate (default 2)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="asv runs per environment, alternating locked and candidate (default 4, the fewest "
+                             "whose runs can show a change at p < 0.05)")
     parser.add_argument("--profile", default="cpu", choices=("cpu", "gpu"), help="which lock (default cpu)")
     parser.add_argument("--workdir", type=Path, default=Path(".bench_cache/upgrade"),
                         help="where the candidate lock, environment, results and log go")
