@@ -42,9 +42,8 @@ def toy_task(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(metrics, "METRICS", dict(metrics.METRICS))  # the toy's records vanish afterwards
     monkeypatch.setitem(tasks.TASKS, "toy", "toy_task_module")
-    sys.path.insert(0, str(ROOT))
+    monkeypatch.syspath_prepend(str(ROOT))
     yield
-    sys.path.remove(str(ROOT))
     sys.modules.pop("toy_task_module", None)
 
 
