@@ -18,7 +18,7 @@ def check_path(path: Path) -> Path:
     return path.with_name(path.name + ".check")
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 24), b""):
@@ -30,7 +30,7 @@ def record(path: Path) -> None:
     """Write `<path>.check`: the size and sha256 the file has now (atomically, after the file)."""
     path = Path(path)
     check, tmp = check_path(path), path.with_name(f".{path.name}.check.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"size": path.stat().st_size, "sha256": _sha256(path)}) + "\n")
+    tmp.write_text(json.dumps({"size": path.stat().st_size, "sha256": sha256_file(path)}) + "\n")
     os.replace(tmp, check)
     _VERIFIED.add(_stamp(path))
 
@@ -57,7 +57,7 @@ def verify(path: Path) -> str | None:
     have = path.stat().st_size
     if have != size:
         return f"it has {have} bytes, {size} were written (truncated or overwritten)"
-    if _sha256(path) != digest:
+    if sha256_file(path) != digest:
         return "its sha256 differs from the one recorded when it was written (damaged or overwritten)"
     _VERIFIED.add(_stamp(path))
     return None

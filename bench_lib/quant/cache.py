@@ -19,6 +19,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench_lib.artifact_check import sha256_file
 from bench_lib.measure.memory import PeakMemory, current_rss_bytes
 from bench_lib.measure.timing import Clock, Stopwatch
 from bench_lib.quant.base import ArtifactError, Context, Quantized
@@ -62,14 +63,6 @@ def entry_dir(spec, scheme: str, key: str) -> Path:
     return config.cache_dir() / "quant" / f"{safe}-{scheme}-{key}"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _device_sync(device: str):
     def sync() -> None:
         if device.startswith("cuda"):
@@ -103,7 +96,7 @@ def save(entry: Path, q: Quantized, module, record: BuildRecord) -> None:
     else:  # the scheme wrote its file into ctx.workdir, which is tmp
         artifact = Path(q.path)
     manifest = {"scheme": q.scheme, "engine": q.engine, "weight_bytes": q.weight_bytes, "info": q.info,
-                "artifact": artifact.name, "size": artifact.stat().st_size, "sha256": _sha256(artifact),
+                "artifact": artifact.name, "size": artifact.stat().st_size, "sha256": sha256_file(artifact),
                 "build": asdict(record)}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
     shutil.rmtree(entry, ignore_errors=True)
@@ -119,7 +112,7 @@ def load(entry: Path, spec, module, ctx: Context) -> tuple[Quantized, BuildRecor
     except (OSError, ValueError) as exc:
         raise ArtifactError(f"{entry / MANIFEST} is unreadable ({exc}); delete {entry} to rebuild it") from exc
     artifact = entry / manifest["artifact"]
-    if not artifact.is_file() or artifact.stat().st_size != manifest["size"] or _sha256(artifact) != manifest["sha256"]:
+    if not artifact.is_file() or artifact.stat().st_size != manifest["size"] or sha256_file(artifact) != manifest["sha256"]:
         have = artifact.stat().st_size if artifact.is_file() else "no file"
         raise ArtifactError(f"{artifact} is corrupt or truncated (expected {manifest['size']} bytes with sha256 "
                             f"{manifest['sha256'][:12]}…, found {have}); delete {entry} to rebuild it")
