@@ -220,23 +220,29 @@ def serving_result(server: servers.Server, model: str, load: str) -> dict:
     return measure_load(server, model, parse_load(load), load)
 
 
-def serving_grid(kind: str, models: Iterable[str], load_names: Iterable[str]) -> dict:
-    """{(model, load): {"result"|"skip"|"error": ...}} for one server kind."""
-    load_names = list(load_names)
+def per_server_grid(kind: str, models: Iterable[str], keys: Iterable[str], measure) -> dict:
+    """{(model, key): {"result"|"skip"|"error": ...}}: one server of `kind` per model, and
+    `measure(server, model, key)` for each key on it (a load, an SLO), each recorded apart."""
+    keys = list(keys)
     out = {}
     for model in models:
         try:
             server = start_server(kind, model)
         except (EngineUnavailable, NotImplementedError) as exc:
-            out.update({(model, ld): {"skip": str(exc)} for ld in load_names})
+            out.update({(model, k): {"skip": str(exc)} for k in keys})
             continue
-        except Exception as exc:  # a server that never became ready: recorded for each of its loads
-            out.update({(model, ld): {"error": f"{type(exc).__name__}: {exc}"} for ld in load_names})
+        except Exception as exc:  # a server that never became ready: recorded for each of its keys
+            out.update({(model, k): {"error": f"{type(exc).__name__}: {exc}"} for k in keys})
             continue
         with servers.running(server):
-            grid = run_grid(lambda ld: serving_result(server, model, ld), [(ld,) for ld in load_names])
-        out.update({(model, ld): v for (ld,), v in grid.items()})
+            grid = run_grid(lambda k: measure(server, model, k), [(k,) for k in keys])
+        out.update({(model, k): v for (k,), v in grid.items()})
     return out
+
+
+def serving_grid(kind: str, models: Iterable[str], load_names: Iterable[str]) -> dict:
+    """{(model, load): {"result"|"skip"|"error": ...}} for one server kind."""
+    return per_server_grid(kind, models, load_names, serving_result)
 
 
 TABLE_COLUMNS = (("TTFT p50", "serve_ttft_p50_s"), ("TTFT p99", "serve_ttft_p99_s"), ("TPOT p50", "serve_tpot_p50_s"),

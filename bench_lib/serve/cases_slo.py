@@ -25,10 +25,8 @@ import sys
 from pathlib import Path
 
 from bench_lib import config
-from bench_lib.grid import run_grid
 from bench_lib.serve import cases as cases_serve
 from bench_lib.serve import servers
-from bench_lib.engines.base import EngineUnavailable
 from bench_lib.serve import slo
 
 DEFAULT_SLO = "ttft:500,tpot:50"
@@ -140,20 +138,7 @@ def plot(searches: dict, lim: dict, path: Path, title: str) -> None:
 
 def slo_grid(kind: str, models, slo_names) -> dict:
     """{(model, slo): {"result"|"skip"|"error": ...}} for one server kind, one server per model."""
-    slo_names, out = list(slo_names), {}
-    for model in models:
-        try:
-            server = cases_serve.start_server(kind, model)
-        except (EngineUnavailable, NotImplementedError) as exc:
-            out.update({(model, s): {"skip": str(exc)} for s in slo_names})
-            continue
-        except Exception as exc:
-            out.update({(model, s): {"error": f"{type(exc).__name__}: {exc}"} for s in slo_names})
-            continue
-        with servers.running(server):
-            grid = run_grid(lambda s: search_result(server, model, s), [(s,) for s in slo_names])
-        out.update({(model, s): v for (s,), v in grid.items()})
-    return out
+    return cases_serve.per_server_grid(kind, models, slo_names, search_result)
 
 
 def main(argv=None) -> int:
