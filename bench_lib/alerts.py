@@ -405,16 +405,16 @@ def render_moved(rep: dict) -> list[str]:
     return out
 
 
-def write_outputs(prog: str, text: str, rep: dict, markdown: Path | None, json_path: Path | None) -> bool:
-    """Write the report where asked; False (and one line) when that fails."""
-    try:
-        if markdown:
-            markdown.write_text(text)
-        if json_path and rep is not None:
-            json_path.write_text(json.dumps(rep, indent=1, default=str) + "\n")
-    except OSError as exc:
-        print(f"llm-bench {prog}: could not write the report: {exc}", file=sys.stderr)
-        return False
+def write_outputs(prog: str, text: str, rep: dict | None, markdown: Path | None, json_path: Path | None) -> bool:
+    """Write the report where asked; False (and one line naming the file) when that fails."""
+    for path, content in ((markdown, text),
+                          (json_path, json.dumps(rep, indent=1, default=str) + "\n" if rep is not None else None)):
+        if path and content is not None:
+            try:
+                Path(path).write_text(content)
+            except OSError as exc:
+                print(f"llm-bench {prog}: cannot write {path} ({exc.strerror or exc})", file=sys.stderr)
+                return False
     return True
 
 
@@ -505,13 +505,7 @@ def run(args) -> int:
         print(f"llm-bench alerts: {str(exc).strip(chr(39))}", file=sys.stderr)
         return 2
     print(text, end="")
-    for path, content in ((args.markdown, text),
-                          (args.json, json.dumps(rep, indent=1, default=str) + "\n" if rep is not None else None)):
-        if path and content is not None:
-            try:
-                Path(path).write_text(content)
-            except OSError as exc:
-                print(f"llm-bench alerts: cannot write {path} ({exc.strerror or exc})", file=sys.stderr)
-                return 3
+    if not write_outputs("alerts", text, rep, args.markdown, args.json):
+        return 3
     regressed = rep is not None and any(c["verdict"] == "regression" for c in rep.get("changes", []))
     return 1 if regressed else 0
