@@ -60,11 +60,24 @@ def pick(grid: dict, key: tuple) -> dict:
     return entry["result"]
 
 
+def repeat_samples(result: dict, name: str) -> dict | None:
+    """{"samples": [...], "number": 1} for a metric with at least two measured repeats, else None.
+    Its median is the metric's value: both come from the same Spread."""
+    spread = result.get("spreads", {}).get(name)
+    samples = list(getattr(spread, "samples", ()) or ())
+    if len(samples) < 2:
+        return None
+    return {"samples": samples, "number": 1}
+
+
 def track(name: str):
     """A track_ method returning metric `name` of self.result, with that metric's unit.
 
     A metric missing from the result (a task score of a random-weight model, a CUDA peak on
-    a CPU run) is skipped, not reported as zero.
+    a CPU run) is skipped, not reported as zero. A metric measured by repeats (its Spread in
+    result["spreads"]) goes to asv with its samples, in the form asv takes from timing
+    benchmarks: asv then records the median, its interval and the samples
+    (`--record-samples`), and the alerts test the samples instead of judging one number.
     """
     record = metric(name)
 
@@ -72,7 +85,7 @@ def track(name: str):
         value = self.result["metrics"].get(name)
         if value is None:
             raise SkipNotImplemented(f"{name} is not measured for {params}")
-        return value
+        return repeat_samples(self.result, name) or value
 
     method.__name__ = f"track_{name}"
     method.__doc__ = f"{record.description} ({record.unit}, {'higher' if record.higher_is_better else 'lower'} is better)"

@@ -44,7 +44,7 @@ def asv_run(tmp_path_factory):
                               str(tmp / "results")], cwd=ROOT, env=env, check=True, capture_output=True,
                              text=True).stdout.strip()
     offline = _offline_prefix()
-    run = subprocess.run([*offline, ASV, "run", "--python=same", "--quick", "--launch-method", "spawn", "--machine",
+    run = subprocess.run([*offline, ASV, "run", "--python=same", "--quick", "--record-samples", "--launch-method", "spawn", "--machine",
                           machine, "--set-commit-hash", head, "--bench", r"^bench_inference\.(ArcInference|GenerateTime)\."],
                          cwd=tmp, env=env, capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -88,6 +88,24 @@ def test_every_inference_benchmark_has_a_value(asv_run):
             assert not math.isnan(r.value) and r.value >= 0, (r.benchmark, r.params, r.value)
     units = {r.benchmark.rsplit(".", 1)[1]: r.unit for r in rows}
     assert units["track_ttft"] == "seconds" and units["track_peak_rss"] == "bytes"
+
+
+def test_headline_speed_tracks_carry_their_repeat_samples(asv_run):
+    """tokens/s (one sample per measured pass) and TTFT/TPOT (one per request of every pass)
+    reach asv as samples; asv's value is their median, which is the metric's own value."""
+    import statistics
+
+    rows = [r for r in asv_results.load(asv_run / "results") if ".ArcInference." in r.benchmark]
+    by_method = {}
+    for r in rows:
+        by_method.setdefault(r.benchmark.rsplit(".", 1)[1], []).append(r)
+    for method, least in (("track_tokens_per_s", 3), ("track_ttft", 8), ("track_tpot", 8)):
+        assert by_method[method], method
+        for r in by_method[method]:
+            assert r.samples is not None and len(r.samples) >= least, (method, r.params, r.samples)
+            assert statistics.median(r.samples) == pytest.approx(r.value, rel=1e-9), (method, r.params)
+    # A task score is one number, not repeats.
+    assert all(not r.samples for r in by_method["track_accuracy"])
 
 
 def test_every_result_names_its_environment(asv_run):

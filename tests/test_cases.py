@@ -71,6 +71,25 @@ def test_asv_pick_and_track_helpers():
         common.track("cuda_max_allocated_bytes")(Holder(), "m", 1)
 
 
+def test_a_repeated_metric_reaches_asv_with_its_samples():
+    """asv reads {"samples", "number"} as a timing result: median, interval and samples recorded."""
+    from benchmarks import common
+    from bench_lib.measure.timing import Spread
+
+    tps = Spread.of([101.0, float("nan"), 97.0, 120.0])
+    one = Spread.of([0.5])
+
+    class Holder:
+        result = {"metrics": {"output_tokens_per_s": tps.median, "ttft_s": 0.5, "squad_f1": 40.0},
+                  "spreads": {"output_tokens_per_s": tps, "ttft_s": one}}
+
+    out = common.track("output_tokens_per_s")(Holder())
+    assert out == {"samples": [101.0, 97.0, 120.0], "number": 1}   # measured order, NaN dropped
+    assert tps.median == 101.0
+    assert common.track("ttft_s")(Holder()) == 0.5      # a single repeat stays a number
+    assert common.track("squad_f1")(Holder()) == 40.0   # no spread: a number
+
+
 @slow
 @pytest.mark.parametrize("task", ["arc", "squad", "openmath"])
 def test_generate_benchmark(benchmark, task):

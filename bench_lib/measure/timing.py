@@ -42,24 +42,30 @@ class Stopwatch:
 
 @dataclass(frozen=True)
 class Spread:
-    """Median and spread of repeated measurements; quote the median with its IQR."""
+    """Median and spread of repeated measurements; quote the median with its IQR.
+
+    `samples` keeps the measured values in the order they were taken: they reach asv as the
+    benchmark's repeat samples (benchmarks/common.track), so the alerts' significance tests see
+    every repeat and not only the median."""
     median: float
     q1: float
     q3: float
     minimum: float
     maximum: float
     n: int
+    samples: tuple[float, ...] = ()
 
     @classmethod
     def of(cls, values: Sequence[float]) -> "Spread":
-        vals = sorted(v for v in values if v == v)  # drop NaN
+        kept = tuple(float(v) for v in values if v == v)  # drop NaN
+        vals = sorted(kept)
         if not vals:
             nan = float("nan")
             return cls(nan, nan, nan, nan, nan, 0)
         if len(vals) == 1:
-            return cls(vals[0], vals[0], vals[0], vals[0], vals[0], 1)
+            return cls(vals[0], vals[0], vals[0], vals[0], vals[0], 1, kept)
         q1, _, q3 = statistics.quantiles(vals, n=4, method="inclusive")
-        return cls(statistics.median(vals), q1, q3, vals[0], vals[-1], len(vals))
+        return cls(statistics.median(vals), q1, q3, vals[0], vals[-1], len(vals), kept)
 
     @property
     def iqr(self) -> float:
