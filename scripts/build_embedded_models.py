@@ -1,11 +1,18 @@
 """Build the embedded default models: tokenizer, tiny-qwen3 and tiny-qwen3-draft.
 
-    python scripts/build_embedded_models.py [--steps 1200] [--draft-steps 150]
+    python scripts/build_embedded_models.py [--steps 6000] [--draft-steps 1500] [--batch-size 32]
 
-Trains a byte-level BPE tokenizer on the fixture train splits, then two Qwen3-architecture
-models on the same text. The outputs are committed under bench_lib/embedded/ because float
-training is not bit-reproducible across CPUs, and comparisons across machines need the very
-same weights. Rerunning this script on another machine gives a similar model, not the same one.
+The training corpus is drawn at build time from the seeded fixture generators
+(`bench_lib/tasks/fixtures.py`): every step takes a fresh batch of conversations, so a build of
+6000 steps of 32 sees about 190k conversations and repeats almost none. No test-split question
+enters the corpus or the tokenizer's training text (the test keys are excluded), so the task
+scores measure a learned skill, not recall of the test rows. Only the 1000/200 fixture splits
+are committed as data.
+
+The outputs are committed under bench_lib/embedded/ because float training is not
+bit-reproducible across CPUs, and comparisons across machines need the very same weights.
+Rerunning this script on another machine gives a similar model, not the same one; the recipe,
+its wall time and the greedy test-split scores it printed are written to training_info.json.
 """
 from __future__ import annotations
 
@@ -22,10 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from bench_lib.tasks import get_task, task_names  # noqa: E402
+from bench_lib.tasks.fixtures import GENERATORS, _key, generate_rows  # noqa: E402
 from bench_lib.tasks.loading import load_examples  # noqa: E402
 
 OUT = ROOT / "bench_lib" / "embedded"
-PROMPT_WEIGHT = 0.2
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHAT_TEMPLATE = (
     "{%- for message in messages %}"
@@ -40,14 +48,41 @@ CONFIGS = {
     "tiny-qwen3-draft": dict(hidden_size=256, intermediate_size=512, num_hidden_layers=1,
                              num_attention_heads=4, num_key_value_heads=2, head_dim=64),
 }
+# Share of each task in the corpus, and the share of generated unanswerable SQuAD rows kept.
+# The generator makes a third of its rows unanswerable; at that share a small model learns
+# "unanswerable" first and the recall skill late, so the corpus keeps fewer of them.
+TASK_WEIGHTS = {"arc": 0.4, "squad": 0.35, "openmath": 0.25}
+KEEP_UNANSWERABLE = 0.5
 
 
-def conversations() -> list[list[dict]]:
-    convs = []
-    for task in ("arc", "squad", "openmath"):
-        for ex in load_examples(task, "train"):
-            convs.append([{"role": "user", "content": ex.prompt}, {"role": "assistant", "content": ex.reference}])
-    return convs
+class Corpus:
+    """An endless stream of fresh conversations from the fixture generators, test rows excluded."""
+
+    def __init__(self, seed: int, weights: dict[str, float] = TASK_WEIGHTS, keep_noans: float = KEEP_UNANSWERABLE):
+        self.rng = random.Random(f"corpus-{seed}")
+        self.tasks = sorted(weights)
+        self.weights = [weights[t] for t in self.tasks]
+        self.keep_noans = keep_noans
+        self.excluded = {t: {_key(r) for r in generate_rows(t, "test")} for t in self.tasks}
+        self.drawn = 0
+        self.rejected_test = 0
+
+    def next_row(self) -> tuple[str, dict]:
+        while True:
+            task = self.rng.choices(self.tasks, self.weights)[0]
+            row = GENERATORS[task](self.rng, self.drawn, "corpus")
+            if _key(row) in self.excluded[task]:
+                self.rejected_test += 1
+                continue
+            if task == "squad" and not row["answers"]["text"] and self.rng.random() > self.keep_noans:
+                continue
+            self.drawn += 1
+            return task, row
+
+    def next(self) -> tuple[str, list[dict]]:
+        task, row = self.next_row()
+        ex = get_task(task).parse_row(row, f"corpus row {self.drawn}")
+        return task, [{"role": "user", "content": ex.prompt}, {"role": "assistant", "content": ex.reference}]
 
 
 def train_tokenizer(texts: list[str], vocab_size: int, out: Path):
@@ -70,23 +105,29 @@ def train_tokenizer(texts: list[str], vocab_size: int, out: Path):
     return fast
 
 
-def batches(ids: list[list[int]], prompt_lens: list[int], batch_size: int, pad: int, rng: random.Random):
-    order = list(range(len(ids)))
-    while True:
-        rng.shuffle(order)
-        for i in range(0, len(order) - batch_size + 1, batch_size):
-            picked = order[i:i + batch_size]
-            width = max(len(ids[j]) for j in picked)
-            x = torch.full((len(picked), width), pad, dtype=torch.long)
-            weight = torch.zeros(len(picked), width)
-            for r, j in enumerate(picked):
-                x[r, :len(ids[j])] = torch.tensor(ids[j])
-                # Prompt tokens are templated and easy; at full weight they drown the answers,
-                # which are what the task metrics score. A small weight keeps a language model
-                # (perplexity/KLD on prompt text stays meaningful).
-                weight[r, :prompt_lens[j]] = PROMPT_WEIGHT
-                weight[r, prompt_lens[j]:len(ids[j])] = 1.0
-            yield x, weight
+def encode(tokenizer, conv: list[dict]) -> tuple[list[int], int]:
+    ids = tokenizer.apply_chat_template(conv, tokenize=True, return_dict=False)
+    prompt = tokenizer.apply_chat_template(conv[:1], add_generation_prompt=True, tokenize=True, return_dict=False)
+    return ids, len(prompt)
+
+
+def batch(corpus: Corpus, tokenizer, size: int, prompt_weight: float):
+    """Token ids, the attention mask (real tokens) and the loss weights, kept apart: a prompt
+    token at loss weight 0 must still be attended to."""
+    seqs = [encode(tokenizer, corpus.next()[1]) for _ in range(size)]
+    width = max(len(ids) for ids, _ in seqs)
+    x = torch.full((size, width), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros(size, width, dtype=torch.long)
+    weight = torch.zeros(size, width)
+    for r, (ids, plen) in enumerate(seqs):
+        x[r, :len(ids)] = torch.tensor(ids)
+        mask[r, :len(ids)] = 1
+        # Prompt tokens are templated and easy; at full weight they drown the answers, which
+        # are what the task metrics score. A small weight keeps a language model (perplexity and
+        # KL divergence on prompt text stay meaningful).
+        weight[r, :plen] = prompt_weight
+        weight[r, plen:len(ids)] = 1.0
+    return x, mask, weight
 
 
 def weighted_loss(logits: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -95,8 +136,31 @@ def weighted_loss(logits: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -
     return (nll * w).sum() / w.sum()
 
 
-def train_model(name: str, tokenizer, token_ids: list[list[int]], prompt_lens: list[int], steps: int, seed: int,
-                out: Path) -> dict:
+@torch.no_grad()
+def greedy_scores(model, tokenizer, examples_by_task: dict, batch_size: int = 50) -> dict[str, float]:
+    """Greedy answers scored with the tasks' own scoring functions."""
+    model.eval()
+    tokenizer.padding_side = "left"
+    out = {}
+    for task, examples in examples_by_task.items():
+        mod = get_task(task)
+        preds = []
+        for i in range(0, len(examples), batch_size):
+            chunk = examples[i:i + batch_size]
+            texts = [tokenizer.apply_chat_template([{"role": "user", "content": ex.prompt}], add_generation_prompt=True,
+                                                   tokenize=False) for ex in chunk]
+            enc = tokenizer(texts, return_tensors="pt", padding=True)
+            gen = model.generate(**enc, max_new_tokens=mod.max_new_tokens, do_sample=False,
+                                 eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+            preds += tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        scores = mod.score(preds, examples)
+        out.update({k: round(v, 4) for k, v in scores.items() if not k.endswith(("_ci_low", "_ci_high"))})
+    tokenizer.padding_side = "right"
+    model.train()
+    return out
+
+
+def train_model(name: str, tokenizer, args, seed: int, steps: int, out: Path, evals: dict, final_evals: dict) -> dict:
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     torch.manual_seed(seed)
@@ -104,62 +168,92 @@ def train_model(name: str, tokenizer, token_ids: list[list[int]], prompt_lens: l
                          rope_theta=10000.0, bos_token_id=None, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id, **CONFIGS[name])
     model = Qwen3ForCausalLM(config)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01, betas=(0.9, 0.95))
-    warmup = max(steps // 20, 1)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.95))
+    warmup = max(steps // 50, 1)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warmup, 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0)))))
-    data = batches(token_ids, prompt_lens, 16, tokenizer.pad_token_id, random.Random(seed))
+        opt, lambda s: min((s + 1) / warmup, 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0)))))
+    corpus = Corpus(seed)
     model.train()
-    start, losses = time.perf_counter(), []
+    start, losses, history = time.perf_counter(), [], []
     for step in range(steps):
-        x, weight = next(data)
-        loss = weighted_loss(model(input_ids=x, attention_mask=(weight > 0).long()).logits, x, weight)
+        x, mask, weight = batch(corpus, tokenizer, args.batch_size, args.prompt_weight)
+        loss = weighted_loss(model(input_ids=x, attention_mask=mask).logits, x, weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
-        if step % 100 == 0 or step == steps - 1:
-            print(f"{name} step {step:5d} loss {loss.item():.3f} ({time.perf_counter() - start:.0f} s)", flush=True)
+        done = step + 1
+        if done % 100 == 0 or done == steps:
+            elapsed = time.perf_counter() - start
+            left = elapsed / done * (steps - done)
+            print(f"{name} step {done}/{steps} loss {sum(losses[-100:]) / len(losses[-100:]):.3f} "
+                  f"({elapsed / 60:.1f} min, about {left / 60:.1f} min left)", flush=True)
+        if args.eval_every and done % args.eval_every == 0 and done < steps:
+            scores = greedy_scores(model, tokenizer, evals)
+            history.append({"step": done, **scores})
+            print(f"{name} step {done} validation {json.dumps(scores)}", flush=True)
+            if args.checkpoints:
+                model.save_pretrained(args.checkpoints / f"{name}-step{done}")
+    train_seconds = time.perf_counter() - start
     model.eval()
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.do_sample = False
+    test_scores = greedy_scores(model, tokenizer, final_evals)
+    print(f"{name} test split (greedy) {json.dumps(test_scores)}", flush=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    n_params = sum(p.numel() for p in model.parameters())
-    info = {"name": name, "parameters": n_params, "steps": steps, "batch_size": 16, "seed": seed,
-            "prompt_token_weight": PROMPT_WEIGHT,
-            "final_loss_mean_last_50": sum(losses[-50:]) / len(losses[-50:]),
-            "train_seconds": round(time.perf_counter() - start, 1), "torch": torch.__version__}
+    info = {"name": name, "parameters": sum(p.numel() for p in model.parameters()), "config": CONFIGS[name],
+            "steps": steps, "batch_size": args.batch_size, "conversations_seen": corpus.drawn,
+            "test_rows_excluded_from_corpus": corpus.rejected_test, "task_weights": TASK_WEIGHTS,
+            "keep_unanswerable": KEEP_UNANSWERABLE, "seed": seed, "lr": args.lr,
+            "prompt_token_weight": args.prompt_weight, "threads": args.threads,
+            "final_loss_mean_last_100": round(sum(losses[-100:]) / len(losses[-100:]), 4),
+            "train_seconds": round(train_seconds, 1), "validation_history": history,
+            "test_split_greedy": test_scores, "torch": torch.__version__}
     (out / "training_info.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--draft-steps", type=int, default=150)
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--draft-steps", type=int, default=1500)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--prompt-weight", type=float, default=0.1)
     parser.add_argument("--vocab-size", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--eval-every", type=int, default=1000, help="validation on fresh generated rows (0: never)")
+    parser.add_argument("--checkpoints", type=Path, help="save the model at every validation into this folder")
+    parser.add_argument("--only", choices=sorted(CONFIGS), help="train one model, reusing the tokenizer in --out")
     parser.add_argument("--out", type=Path, default=OUT, help="output folder (default: the committed embedded models)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    convs = conversations()
-    tok_dir = args.out / "tiny-qwen3"
-    tok_dir.mkdir(parents=True, exist_ok=True)
     from transformers import PreTrainedTokenizerFast
 
-    plain = [m["content"] for conv in convs for m in conv]
-    tokenizer = train_tokenizer(plain, args.vocab_size, tok_dir)
+    tok_dir = args.out / "tiny-qwen3"
+    tok_dir.mkdir(parents=True, exist_ok=True)
+    if args.only is None:
+        sample = Corpus(seed=999)
+        texts = [m["content"] for _ in range(30000) for m in sample.next()[1]]
+        train_tokenizer(texts, args.vocab_size, tok_dir)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(tok_dir)
-    ids = [tokenizer.apply_chat_template(conv, tokenize=True, return_dict=False) for conv in convs]
-    prompt_lens = [len(tokenizer.apply_chat_template(conv[:1], add_generation_prompt=True, tokenize=True,
-                                                     return_dict=False)) for conv in convs]
-    print(f"{len(ids)} conversations, {sum(map(len, ids))} tokens, longest {max(map(len, ids))}")
-    for name, steps, seed in (("tiny-qwen3", args.steps, 0), ("tiny-qwen3-draft", args.draft_steps, 1)):
-        print(json.dumps(train_model(name, tokenizer, ids, prompt_lens, steps, seed, args.out / name)))
+    tokenizer.padding_side = "right"
+    # Validation rows: fresh generated rows (seed apart from the corpus), for the progress lines.
+    val = Corpus(seed=4242, keep_noans=1.0)
+    evals: dict[str, list] = {t: [] for t in task_names()}
+    while min(len(v) for v in evals.values()) < 60:
+        task, row = val.next_row()
+        if len(evals[task]) < 60:
+            evals[task].append(get_task(task).parse_row(row, "validation"))
+    final_evals = {t: load_examples(t, "test") for t in task_names()}
+    plan = [("tiny-qwen3", args.steps, 0), ("tiny-qwen3-draft", args.draft_steps, 1)]
+    for name, steps, seed in plan:
+        if args.only in (None, name):
+            print(json.dumps(train_model(name, tokenizer, args, seed, steps, args.out / name, evals, final_evals)))
 
 
 if __name__ == "__main__":
