@@ -5,6 +5,7 @@ own measured time and memory. Schemes that cannot run here skip with the reason.
 """
 from benchmarks import common
 from bench_lib.quant import cases as cases_quant
+from bench_lib.quant import cases_ladder
 
 SCHEMES = cases_quant.scheme_names()
 
@@ -83,3 +84,22 @@ class QuantSchemes:
     track_delta_arc_loglik_brier_ci_low = common.track("quant_delta_arc_loglik_brier_ci_low")
     track_delta_arc_loglik_brier_ci_high = common.track("quant_delta_arc_loglik_brier_ci_high")
     track_delta_arc_loglik_brier_excludes_zero = common.track("quant_delta_arc_loglik_brier_excludes_zero")
+
+
+class DamageLadder:
+    """Progressively harsher damage (weights: none → quanto int8 → int4 → int2; KV cache:
+    DynamicCache → quanto int4 → int2) and each task's headline score on the same examples:
+    scores must not rise down a ladder, and the harshest rung's drop must exclude 0."""
+    param_names = ["model", "rung"]
+    params = [common.MODELS, list(cases_ladder.RUNGS)]
+    timeout = common.TIMEOUT
+    version = "ladder-1"
+
+    def setup_cache(self):
+        return cases_ladder.ladder_grid(common.MODELS)
+
+    def setup(self, grid, model, rung):
+        self.result = common.pick(grid, (model, rung))
+
+
+common.add_task_tracks(DamageLadder, common._ladder_tracks)

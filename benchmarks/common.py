@@ -127,6 +127,26 @@ def _interval_tracks(attr: str):
     return tracks
 
 
+def _ladder_tracks(task) -> dict[str, str]:
+    """task → the damage ladder's tracks of its headline metric: the rung's value with its
+    interval, and its paired difference from the ladder's reference with its interval."""
+    name = task.headline_metric
+    delta = f"quant_delta_{name}"
+    return {f"track_{name}": name, **{f"track_{name}{s}": name + s for s in ("_ci_low", "_ci_high")},
+            f"track_delta_{name}": delta,
+            **{f"track_delta_{name}{s}": delta + s for s in ("_ci_low", "_ci_high", "_excludes_zero")}}
+
+
+def add_task_tracks(cls: type, tracks) -> type:
+    """cls with a track_ method per entry of tracks(task module), for every registered task."""
+    from bench_lib.tasks import TASKS, get_task
+
+    for name in TASKS:
+        for method, metric_name in tracks(get_task(name)).items():
+            setattr(cls, method, track(metric_name))
+    return cls
+
+
 def _finetune_tracks(task) -> dict[str, str]:
     """task → the fine-tuning tracks of its key metrics: mean over seeds and its 95% half-width."""
     out = {}

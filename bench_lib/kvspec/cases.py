@@ -7,7 +7,6 @@ Every grid records per combination a result, a skip reason or an error (grid.run
 """
 from __future__ import annotations
 
-from bench_lib import resources
 from bench_lib.grid import run_grid
 from bench_lib.kvspec import protocol, registry
 
@@ -42,26 +41,14 @@ def kv_cache_result(model: str, kv_type: str, context: int, engine: str = "hf") 
 def kv_task_result(model: str, kv_type: str, task: str, engine: str = "hf") -> dict:
     """The task metric of generation through a KV-cache type (the embedded prompts are short, so
     this is the short-context end of the quality picture)."""
-    from bench_lib.engines.hf import load as load_hf
-    from bench_lib.kvspec import kvcache
+    from bench_lib.kvspec import kvcache_hf
     from bench_lib.metrics import interval_names
-    from bench_lib.models import get_spec
     from bench_lib.tasks import get_task
-    from bench_lib.workloads.generate import measure_generation
 
     if engine != "hf":
         raise NotImplementedError(f"the KV-cache task metric is measured on the hf engine only, not {engine!r}")
-    device, dtype, prof = protocol.settings()
-    spec = get_spec(model)
-    if not spec.real_weights:
-        raise NotImplementedError(f"{model} has random weights: a task metric would be meaningless")
-    # every cache type through generate, the unquantized one too, so only the cache differs
-    eng = load_hf(spec, device, dtype, loop="generate", model=protocol.model(model, device, dtype),
-                  **kvcache.generate_kwargs(kv_type))
-    t = get_task(task)
-    out = measure_generation(eng, resources.tokenizer_for(model), t, resources.examples_for(task, prof.n_examples),
-                             batch_size=1, repeats=1, warmup=0)
-    keys = [key for name in t.metric_names for key in (name, *interval_names(name))]
+    out = kvcache_hf.task_run(model, kv_type, task)
+    keys = [key for name in get_task(task).metric_names for key in (name, *interval_names(name))]
     return {"metrics": {k: out["metrics"][k] for k in keys}, "texts": out["texts"]}
 
 

@@ -53,5 +53,24 @@ def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
             "context": context, "engine": "hf", "device": device, "dtype": dtype, "profile": prof.name}
 
 
+def task_run(model: str, kv_type: str, task: str) -> dict:
+    """Greedy generation on the task's test prompts (batch 1) through `model.generate` with a
+    fresh cache of this type per call, the unquantized one too, so that only the cache differs:
+    measure_generation's result (metrics with intervals, the answers' texts)."""
+    from bench_lib.engines.hf import load as load_hf
+    from bench_lib.models import get_spec
+    from bench_lib.tasks import get_task
+    from bench_lib.workloads.generate import measure_generation
+
+    device, dtype, prof = protocol.settings()
+    spec = get_spec(model)
+    if not spec.real_weights:
+        raise NotImplementedError(f"{model} has random weights: a task metric would be meaningless")
+    eng = load_hf(spec, device, dtype, loop="generate", model=protocol.model(model, device, dtype),
+                  **kvcache.generate_kwargs(kv_type))
+    return measure_generation(eng, resources.tokenizer_for(model), get_task(task),
+                              resources.examples_for(task, prof.n_examples), batch_size=1, repeats=1, warmup=0)
+
+
 def grid(models, kv_types, contexts) -> dict:
     return run_grid(kv_cache_result, [(m, k, c) for m in models for k in kv_types for c in contexts])

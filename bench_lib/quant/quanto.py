@@ -1,4 +1,4 @@
-"""optimum-quanto: int8 / int4 weights (per-channel / group-wise, computed in the activation dtype)
+"""optimum-quanto: int8 / int4 / int2 weights (per-channel / group-wise, computed in the activation dtype)
 and W8A8 (int8 weights and activations; activation scales from a calibration pass)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import functools
 from bench_lib.models import load_model
 from bench_lib.quant.base import Quantized, tensor_bytes
 
-VARIANTS = {"int8": ("qint8", None), "int4": ("qint4", None), "w8a8": ("qint8", "qint8")}
+VARIANTS = {"int8": ("qint8", None), "int4": ("qint4", None), "int2": ("qint2", None), "w8a8": ("qint8", "qint8")}
 # lm_head shares its weight with the embeddings in the embedded model; every HF-side scheme keeps
 # it unquantized (bitsandbytes does by default), so sizes and KLD compare like for like.
 EXCLUDE = ["lm_head"]

@@ -20,6 +20,7 @@ SCHEMES = {
     "bnb-fp4-dq": ("bench_lib.quant.bnb", "fp4-dq"),
     "quanto-int8": ("bench_lib.quant.quanto", "int8"),
     "quanto-int4": ("bench_lib.quant.quanto", "int4"),
+    "quanto-int2": ("bench_lib.quant.quanto", "int2"),   # the harsh end of the damage ladder
     "quanto-w8a8": ("bench_lib.quant.quanto", "w8a8"),
     "smoothquant-w8a8": ("bench_lib.quant.smoothquant", "w8a8"),
     "ptq-int4": ("bench_lib.quant.qat", "ptq"),
