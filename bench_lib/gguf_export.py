@@ -40,10 +40,8 @@ def model_dir(model: str) -> Path:
     from bench_lib.models import get_spec
 
     spec = get_spec(model)
-    if spec.kind == "arch":
-        raise GGUFExportError(f"{model!r} is architecture-only (random weights built on the device, no files); "
-                              "export a model with weights: an embedded name, a hub id or a saved directory")
-    if spec.kind == "hub" and not Path(spec.location).is_dir():
+    spec.require_weight_files("GGUF export", GGUFExportError)
+    if spec.needs_hub and not Path(spec.location).is_dir():
         from huggingface_hub import snapshot_download
 
         return Path(snapshot_download(spec.location, allow_patterns=["*.json", "*.safetensors", "*.jinja"]))

@@ -77,8 +77,7 @@ def arc_loglik_result(model: str) -> dict:
 
     device, dtype, prof = _settings()
     spec = get_spec(model)
-    if not spec.real_weights:
-        raise NotImplementedError(f"{model} has random weights: its choice probabilities say nothing about a model")
+    spec.require_real_weights("ARC choice probabilities")
     eng = engine_for("hf", model, device, dtype)
     records = arc_records(eng.model, tokenizer_for(model), examples_for("arc", prof.n_examples))
     return {"metrics": metrics.with_intervals(records, calibration.aggregate, calibration.PROPORTIONS),

@@ -153,7 +153,7 @@ def _overhead_in_vllm_env(model: str, repeats: int, max_new_tokens: int) -> dict
     from bench_lib.models import get_spec
 
     out = vllm_env.call("bench_lib.engines.cases:overhead_result", model, "vllm", repeats, max_new_tokens,
-                        offline=get_spec(model).kind != "hub")
+                        offline=not get_spec(model).needs_hub)
     for key in ("ratio", "suite_tokens_per_s", "bare_tokens_per_s"):
         out[key] = Spread(**out[key])
     return out

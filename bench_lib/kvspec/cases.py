@@ -53,8 +53,7 @@ def kv_task_result(model: str, kv_type: str, task: str, engine: str = "hf") -> d
         raise NotImplementedError(f"the KV-cache task metric is measured on the hf engine only, not {engine!r}")
     device, dtype, prof = protocol.settings()
     spec = get_spec(model)
-    if not spec.real_weights:
-        raise NotImplementedError(f"{model} has random weights: a task metric would be meaningless")
+    spec.require_real_weights("a task metric")
     # every cache type through generate, the unquantized one too, so only the cache differs
     eng = load_hf(spec, device, dtype, loop="generate", model=protocol.model(model, device, dtype),
                   **kvcache.generate_kwargs(kv_type))

@@ -157,8 +157,8 @@ def scheme_result(model: str, scheme: str, with_tasks: bool = True) -> dict:
     from bench_lib.quant.cache import get_or_build
 
     spec = get_spec(model)
-    if scheme != "none" and not spec.real_weights:
-        raise NotImplementedError(f"{model} has random weights: quantization quality is meaningless for it")
+    if scheme != "none":
+        spec.require_real_weights("quantization quality")
     q, record = get_or_build(spec, scheme, context(model))
     ref = reference(model)
     n_weights = reference_parameter_count(model)

@@ -174,13 +174,12 @@ def start_server(kind: str, model: str) -> servers.Server:
         cmd = servers.llamacpp_command(gguf, port, model, n_threads=_threads(), n_gpu_layers=gpu_layers)
         return servers.start("llamacpp", cmd, port, model, READY_TIMEOUT_S[kind])
     if kind == "vllm":
-        if spec.kind == "arch":
-            raise NotImplementedError("vLLM loads weights from disk; architecture-only models have none saved")
+        spec.require_weight_files("vLLM")
         python = servers.vllm_python()
         device = config.device()
         cmd = servers.vllm_command(spec.location, port, model, config.dtype_name(device), python=python)
         return servers.start("vllm", cmd, port, model, READY_TIMEOUT_S[kind],
-                             env=servers.vllm_env(device, offline=spec.kind != "hub"))
+                             env=servers.vllm_env(device, offline=not spec.needs_hub))
     raise KeyError(f"unknown server kind {kind!r}; use llamacpp, vllm or url")
 
 

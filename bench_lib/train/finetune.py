@@ -37,9 +37,7 @@ def evaluate(model, spec, tokenizer, task, examples, device: str, dtype: str, ba
 def finetune_once(model: str, method: str, task_name: str, opts: TrainOptions, device: str, dtype: str, seed: int,
                   steps: int, batch_size: int, seq_len: int, n_eval: int, eval_batch: int) -> dict:
     spec = get_spec(model)
-    if not spec.real_weights:
-        raise NotImplementedError(f"{model} has random weights: a task score after fine-tuning would say nothing "
-                                  "about the method; use the step benchmark for its speed and memory")
+    spec.require_real_weights("a task score after fine-tuning")
     task = get_task(task_name)
     tokenizer = load_tokenizer(spec)
     trainer = build_trainer(model, method, replace(opts, total_steps=steps), device, dtype, seed)
