@@ -189,11 +189,11 @@ def load(spec: ModelSpec, device: str, dtype: str, gguf_path: str | Path | None 
         from bench_lib.gguf_export import cached_gguf
 
         spec.require_weight_files("the llama.cpp engine (a GGUF export)", EngineUnavailable)
-        gguf_path = cached_gguf(spec.name, _DTYPE_TO_GGUF[dtype])
+        gguf_path = cached_gguf(spec, _DTYPE_TO_GGUF[dtype])
     gguf_path = Path(gguf_path)
     if not gguf_path.is_file():
         raise FileNotFoundError(f"GGUF file {gguf_path} does not exist; export one with "
-                                "bench_lib.gguf_export.cached_gguf(model) or give an existing path")
+                                "bench_lib.gguf_export.cached_gguf(spec) or give an existing path")
     if device.startswith("cuda"):
         if not llama_cpp.llama_supports_gpu_offload():
             raise EngineUnavailable("this llama-cpp-python build has no GPU offload; rebuild it with "

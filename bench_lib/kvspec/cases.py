@@ -55,10 +55,10 @@ def kv_task_result(model: str, kv_type: str, task: str, engine: str = "hf") -> d
     spec = get_spec(model)
     spec.require_real_weights("a task metric")
     # every cache type through generate, the unquantized one too, so only the cache differs
-    eng = load_hf(spec, device, dtype, loop="generate", model=protocol.model(model, device, dtype),
+    eng = load_hf(spec, device, dtype, loop="generate", model=protocol.model(spec, device, dtype),
                   **kvcache.generate_kwargs(kv_type))
     t = get_task(task)
-    out = measure_generation(eng, resources.tokenizer_for(model), t, resources.examples_for(task, prof.n_examples),
+    out = measure_generation(eng, resources.tokenizer_for(spec), t, resources.examples_for(task, prof.n_examples),
                              batch_size=1, repeats=1, warmup=0)
     keys = [key for name in t.metric_names for key in (name, *interval_names(name))]
     return {"metrics": {k: out["metrics"][k] for k in keys}, "texts": out["texts"]}

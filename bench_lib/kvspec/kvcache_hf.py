@@ -8,24 +8,25 @@ from bench_lib import resources
 from bench_lib.grid import run_grid
 from bench_lib.kvspec import kvcache, protocol
 from bench_lib.kvspec.protocol import KV_DECODE_TOKENS, kv_windows
+from bench_lib.models import ModelSpec, get_spec
 
 KV_TYPES = tuple(kvcache.KV_TYPES)
 REFERENCE = "dynamic"
 
 
 @functools.lru_cache(maxsize=4)
-def _reference(model: str, context: int, device: str, dtype: str, n_windows: int):
+def _reference(spec: ModelSpec, context: int, device: str, dtype: str, n_windows: int):
     from bench_lib import quality
 
-    windows = quality.evaluation_windows(resources.tokenizer_for(model), context, n_windows)
-    return quality.reference_logprobs(kvcache.decode_logits_fn(protocol.model(model, device, dtype), REFERENCE), windows)
+    windows = quality.evaluation_windows(resources.tokenizer_for(spec), context, n_windows)
+    return quality.reference_logprobs(kvcache.decode_logits_fn(protocol.model(spec, device, dtype), REFERENCE), windows)
 
 
 @functools.lru_cache(maxsize=4)
-def _reference_greedy(model: str, context: int, device: str, dtype: str) -> tuple[int, ...]:
+def _reference_greedy(spec: ModelSpec, context: int, device: str, dtype: str) -> tuple[int, ...]:
     from bench_lib.kvspec import kvdecode
 
-    run = kvdecode.decode_run(protocol.model(model, device, dtype), resources.tokenizer_for(model), REFERENCE, context,
+    run = kvdecode.decode_run(protocol.model(spec, device, dtype), resources.tokenizer_for(spec), REFERENCE, context,
                               KV_DECODE_TOKENS, device)
     return tuple(run.token_ids)
 
@@ -35,18 +36,17 @@ def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
     KV-cache type at one context length."""
     from bench_lib import quality
     from bench_lib.kvspec import kvdecode
-    from bench_lib.models import get_spec
 
     device, dtype, prof = protocol.settings()
-    spec = get_spec(model)
+    spec = get_spec(model)  # the grid's name, resolved once for everything below
     kvcache.kv_config(kv_type)  # skips here when the backend's package is missing
-    lm, tok = protocol.model(model, device, dtype), resources.tokenizer_for(model)
+    lm, tok = protocol.model(spec, device, dtype), resources.tokenizer_for(spec)
     speed = kvdecode.measure_decode(lm, tok, kv_type, context, KV_DECODE_TOKENS, device, prof.repeats, prof.warmup)
-    reference = _reference_greedy(model, context, device, dtype)
+    reference = _reference_greedy(spec, context, device, dtype)
     metrics = dict(speed["metrics"])
     metrics["kvspec_greedy_agreement"] = kvdecode.prefix_agreement(reference, speed["token_ids"])
     if spec.real_weights:
-        ref = _reference(model, context, device, dtype, kv_windows(context, prof.name))
+        ref = _reference(spec, context, device, dtype, kv_windows(context, prof.name))
         stats = quality.compare(ref, kvcache.decode_logits_fn(lm, kv_type))
         metrics.update(stats.as_metrics())
     return {"metrics": metrics, "spreads": speed["spreads"], "model": model, "kv_type": kv_type,

@@ -71,7 +71,7 @@ def quantize(spec, variant: str, ctx) -> Quantized:
 
     _llama_cpp()
     spec.require_weight_files("a GGUF export", SchemeUnavailable)
-    src = cached_gguf(spec.name, "f16" if ctx.device.startswith("cuda") else "f32")
+    src = cached_gguf(spec, "f16" if ctx.device.startswith("cuda") else "f32")
     dst = Path(ctx.workdir) / f"model-{variant}.gguf"
     quantize_file(src, dst, variant)
     return Quantized(f"gguf-{variant.lower()}", "llamacpp", tensor_bytes(dst), path=dst,
