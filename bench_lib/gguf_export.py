@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+from bench_lib.models import ModelSpec
+
 EXPORTER_VERSION = "1"
 OUT_TYPES = ("f32", "f16", "bf16")
 
@@ -35,15 +37,10 @@ class GGUFExportError(ValueError):
     """The model cannot be exported; the message names the model and what to do."""
 
 
-def model_dir(model: str) -> Path:
-    """Directory holding config.json, safetensors weights and the tokenizer of `model`."""
-    from bench_lib.models import get_spec
-
-    spec = get_spec(model)
-    if spec.kind == "arch":
-        raise GGUFExportError(f"{model!r} is architecture-only (random weights built on the device, no files); "
-                              "export a model with weights: an embedded name, a hub id or a saved directory")
-    if spec.kind == "hub" and not Path(spec.location).is_dir():
+def model_dir(spec: ModelSpec) -> Path:
+    """Directory holding config.json, safetensors weights and the tokenizer of `spec`."""
+    spec.require_weight_files("GGUF export", GGUFExportError)
+    if spec.needs_hub and not Path(spec.location).is_dir():
         from huggingface_hub import snapshot_download
 
         return Path(snapshot_download(spec.location, allow_patterns=["*.json", "*.safetensors", "*.jinja"]))
@@ -218,8 +215,8 @@ def _convert(tensor, out_type: str):
     return bits, gguf.GGMLQuantizationType.BF16
 
 
-def export_gguf(model: str, out_path: Path, out_type: str = "f32") -> Path:
-    """Write `model` (registry name or saved HF directory) to `out_path` as GGUF; returns out_path."""
+def export_gguf(spec: ModelSpec, out_path: Path, out_type: str = "f32") -> Path:
+    """Write `spec` (a registry model or saved HF directory) to `out_path` as GGUF; returns out_path."""
     import gguf
     import numpy as np
     import torch
@@ -227,11 +224,11 @@ def export_gguf(model: str, out_path: Path, out_type: str = "f32") -> Path:
 
     if out_type not in OUT_TYPES:
         raise GGUFExportError(f"out_type {out_type!r} is not one of {', '.join(OUT_TYPES)}")
-    src = model_dir(model)
+    src = model_dir(spec)
     cfg = json.loads((src / "config.json").read_text())
     arch_name = (cfg.get("architectures") or ["?"])[0]
     if arch_name not in ARCHITECTURES:
-        raise GGUFExportError(f"{model!r}: architecture {arch_name} is not supported for GGUF export; "
+        raise GGUFExportError(f"{spec.name!r}: architecture {arch_name} is not supported for GGUF export; "
                               f"supported: {', '.join(ARCHITECTURES)}")
     arch, permute = ARCHITECTURES[arch_name]
     out_path = Path(out_path)
@@ -239,8 +236,8 @@ def export_gguf(model: str, out_path: Path, out_type: str = "f32") -> Path:
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     writer = gguf.GGUFWriter(tmp, arch)
     try:
-        rope_type, head_dim = _write_hparams(writer, cfg, arch, out_type, model)
-        _write_tokenizer(writer, src, cfg, model)
+        rope_type, head_dim = _write_hparams(writer, cfg, arch, out_type, spec.name)
+        _write_tokenizer(writer, src, cfg, spec.name)
         extra = []
         if rope_type == "llama3":
             factors = _llama3_rope_factors(cfg, head_dim)
@@ -286,25 +283,25 @@ def _files_digest(src: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def cached_gguf(model: str, out_type: str = "f32") -> Path:
-    """The GGUF of `model` under cache_dir()/gguf, exported on first use."""
+def cached_gguf(spec: ModelSpec, out_type: str = "f32") -> Path:
+    """The GGUF of `spec` under cache_dir()/gguf, exported on first use."""
     import gguf
 
     from bench_lib import artifact_check, config
 
     if out_type not in OUT_TYPES:
         raise GGUFExportError(f"out_type {out_type!r} is not one of {', '.join(OUT_TYPES)}")
-    src = model_dir(model)
+    src = model_dir(spec)
     version = getattr(gguf, "__version__", None) or _gguf_version()
     key = f"{_files_digest(src)}-x{EXPORTER_VERSION}-gguf{version}"
-    safe_name = model.strip("/").replace("/", "--").replace(":", "-")[-80:]
+    safe_name = spec.name.strip("/").replace("/", "--").replace(":", "-")[-80:]
     path = config.cache_dir() / "gguf" / f"{safe_name}-{out_type}-{key}.gguf"
     problem = artifact_check.verify(path) if path.exists() else None
     if problem:
         print(f"llm-bench: rebuilding {path}: {problem}", file=sys.stderr)
         path.unlink(missing_ok=True)
     if problem or not path.exists():
-        export_gguf(model, path, out_type)
+        export_gguf(spec, path, out_type)
         artifact_check.record(path)
     return path
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import functools
 from typing import Callable, Iterable
 
-from bench_lib import config
+from bench_lib import config, resources
 from bench_lib.grid import run_grid
-from bench_lib.models import get_spec
-from bench_lib.resources import engine_for, examples_for, tokenizer_for
+from bench_lib.models import ModelSpec, get_spec
+from bench_lib.resources import examples_for, tokenizer_for
 
 
 def _settings():
@@ -26,8 +26,8 @@ def inference_result(model: str, task: str, batch_size: int, engine: str = "hf")
 
     device, dtype, prof = _settings()
     spec = get_spec(model)
-    eng = engine_for(engine, model, device, dtype)
-    out = measure_generation(eng, tokenizer_for(model), get_task(task), examples_for(task, prof.n_examples),
+    eng = resources.engine(engine, spec, device, dtype)
+    out = measure_generation(eng, tokenizer_for(spec), get_task(task), examples_for(task, prof.n_examples),
                              batch_size, prof.repeats, prof.warmup)
     out["metrics"].update(roofline_metrics(eng, spec, dtype, out, batch_size))
     out.update(model=model, task=task, batch_size=batch_size, engine=engine, device=device, dtype=dtype,
@@ -42,7 +42,7 @@ def inference_result(model: str, task: str, batch_size: int, engine: str = "hf")
     return out
 
 
-def roofline_metrics(eng, spec, dtype: str, out: dict, batch_size: int) -> dict[str, float]:
+def roofline_metrics(eng, spec: ModelSpec, dtype: str, out: dict, batch_size: int) -> dict[str, float]:
     """Decode MBU and prefill MFU of a measure_generation result (measure/roofline.py)."""
     from bench_lib.measure import roofline
     from bench_lib.models import load_config
@@ -62,8 +62,9 @@ def generation_callable(model: str, task: str, batch_size: int, engine: str = "h
     from bench_lib.workloads.generate import encode_prompts, generate_all
 
     device, dtype, prof = _settings()
-    eng = engine_for(engine, model, device, dtype)
-    prompts = encode_prompts(tokenizer_for(model), examples_for(task, prof.n_examples))
+    spec = get_spec(model)
+    eng = resources.engine(engine, spec, device, dtype)
+    prompts = encode_prompts(tokenizer_for(spec), examples_for(task, prof.n_examples))
     max_new = get_task(task).max_new_tokens
     generate_all(eng, prompts[:batch_size], batch_size, max_new)  # warm-up
     return functools.partial(generate_all, eng, prompts, batch_size, max_new)
@@ -77,10 +78,9 @@ def arc_loglik_result(model: str) -> dict:
 
     device, dtype, prof = _settings()
     spec = get_spec(model)
-    if not spec.real_weights:
-        raise NotImplementedError(f"{model} has random weights: its choice probabilities say nothing about a model")
-    eng = engine_for("hf", model, device, dtype)
-    records = arc_records(eng.model, tokenizer_for(model), examples_for("arc", prof.n_examples))
+    spec.require_real_weights("ARC choice probabilities")
+    eng = resources.engine("hf", spec, device, dtype)
+    records = arc_records(eng.model, tokenizer_for(spec), examples_for("arc", prof.n_examples))
     return {"metrics": metrics.with_intervals(records, calibration.aggregate, calibration.PROPORTIONS),
             "records": records, "model": model, "device": device, "dtype": dtype, "profile": prof.name}
 

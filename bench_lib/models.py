@@ -40,10 +40,60 @@ class ModelSpec:
     real_weights: bool         # False: task metrics are meaningless
 
     @property
+    def has_weight_files(self) -> bool:
+        """Saved weights on disk (or on the hub): what vLLM loads and a GGUF export reads.
+        An architecture-only model's weights exist only once built on the device."""
+        return self.kind != "arch"
+
+    @property
+    def needs_hub(self) -> bool:
+        """Its files may have to come from the hub; embedded and architecture-only models never do."""
+        return self.kind == "hub"
+
+    @property
     def tokenizer_location(self) -> str:
         # Architecture-only models have no tokenizer of their own; the embedded one gives valid ids
         # (its vocabulary is smaller than every listed model's), which is all speed and memory need.
-        return str(EMBEDDED_DIR / "tiny-qwen3") if self.kind == "arch" else self.location
+        return self.location if self.has_weight_files else str(EMBEDDED_DIR / "tiny-qwen3")
+
+    def require_real_weights(self, what: str) -> None:
+        """NotImplementedError (asv: skipped) where `what`, a task metric, would only measure noise."""
+        if not self.real_weights:
+            raise NotImplementedError(
+                f"{self.name} has random weights (architecture-only): {what} would say nothing about a model; "
+                "its speed and memory benchmarks still run")
+
+    def require_weight_files(self, what: str, error: type[Exception] = NotImplementedError) -> None:
+        """`error` (a subclass of NotImplementedError skips in asv) where `what` reads saved weights."""
+        if not self.has_weight_files:
+            raise error(
+                f"{self.name} is architecture-only (random weights built on the device, no files): {what} "
+                "needs saved weights; use an embedded model, a hub model or a directory holding a saved model")
+
+    def stop_token_ids(self, tokenizer) -> list[int]:
+        """The ids greedy decoding stops on, the same for every engine: the generation config's EOS
+        (else the model config's, as transformers falls back to), then the tokenizer's if not among them."""
+        return eos_ids(self._generation_eos(), tokenizer.eos_token_id)
+
+    def _generation_eos(self):
+        if self.has_weight_files:
+            from transformers import GenerationConfig
+
+            try:
+                with _offline_if_local(self):
+                    return GenerationConfig.from_pretrained(self.location).eos_token_id
+            except (OSError, ValueError):
+                pass
+        return getattr(load_config(self), "eos_token_id", None)
+
+
+def eos_ids(generation_eos: int | list[int] | None, tokenizer_eos: int | None) -> list[int]:
+    """A generation config's eos_token_id (one id, a list or None) plus the tokenizer's, in that order."""
+    ids = list(generation_eos) if isinstance(generation_eos, (list, tuple)) else (
+        [generation_eos] if generation_eos is not None else [])
+    if tokenizer_eos is not None and tokenizer_eos not in ids:
+        ids.append(tokenizer_eos)
+    return ids
 
 
 def known_names() -> list[str]:
@@ -72,7 +122,7 @@ def _offline_if_local(spec: ModelSpec):
     (what its is_offline_mode() and transformers consult); setting only the variable after that
     import changes nothing. So both are set, and put back afterwards, so that a hub model loaded
     later in the same process can still download."""
-    if spec.kind == "hub":
+    if spec.needs_hub:
         yield
         return
     hub_constants = sys.modules.get("huggingface_hub.constants")
@@ -114,7 +164,7 @@ def load_config(spec: ModelSpec):
     from transformers import AutoConfig
 
     with _offline_if_local(spec):
-        if spec.kind == "arch":
+        if not spec.has_weight_files:
             import json
 
             data = json.loads(Path(spec.location).read_text())
@@ -128,7 +178,7 @@ def load_model(spec: ModelSpec, device: str = "cpu", dtype: str = "float32", **k
     from transformers import AutoModelForCausalLM
 
     with _offline_if_local(spec):
-        if spec.kind == "arch":
+        if not spec.has_weight_files:
             config = load_config(spec)
             # Built on the device itself: an 8B model never passes through CPU memory.
             with torch.device(device):

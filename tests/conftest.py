@@ -29,7 +29,9 @@ def vllm_python() -> str:
 def tiny_tokenizer():
     from bench_lib import resources
 
-    return resources.tokenizer_for("tiny-qwen3")
+    from bench_lib.models import get_spec
+
+    return resources.tokenizer_for(get_spec("tiny-qwen3"))
 
 
 @pytest.fixture(scope="session")
@@ -81,8 +83,14 @@ def hf_generate_engine(tiny_model):
 def llamacpp_engine():
     """The llama.cpp engine on the embedded model's F32 GGUF export; skips without llama-cpp-python."""
     pytest.importorskip("llama_cpp")
-    from bench_lib.engines import cases as cases_engines
+    from bench_lib import config
+    from bench_lib.engines.registry import load_engine
+    from bench_lib.models import get_spec
 
-    eng = cases_engines.engine_with("llamacpp", "tiny-qwen3")
+    # Loaded outside resources.engine: the shared cache closes what it holds when a case asks
+    # for another engine, and this one must live for the whole session.
+    config.apply_threads()
+    device = config.device()
+    eng = load_engine("llamacpp", get_spec("tiny-qwen3"), device, config.dtype_name(device))
     yield eng
     eng.close()

@@ -93,14 +93,14 @@ def test_quantized_model_has_its_calibration_row_and_a_paired_shift():
     from bench_lib.models import get_spec
     from bench_lib.quant.cache import get_or_build
 
-    q, _ = get_or_build(get_spec("tiny-qwen3"), "pow2-int4", cases_quant.context("tiny-qwen3"))
-    out = cases_quant.calibration_metrics(q, "tiny-qwen3")
+    q, _ = get_or_build(get_spec("tiny-qwen3"), "pow2-int4", cases_quant.context(get_spec("tiny-qwen3")))
+    out = cases_quant.calibration_metrics(q, get_spec("tiny-qwen3"))
     for name in ("arc_loglik_acc", "arc_loglik_ece", "arc_loglik_brier"):
         assert out[f"{name}_ci_low"] <= out[name] <= out[f"{name}_ci_high"]
         d = f"quant_delta_{name}"
         assert out[f"{d}_ci_low"] <= out[d] <= out[f"{d}_ci_high"]
         assert out[f"{d}_excludes_zero"] == float(out[f"{d}_ci_low"] > 0 or out[f"{d}_ci_high"] < 0)
     # the unquantized model against itself: no shift at all
-    none, _ = get_or_build(get_spec("tiny-qwen3"), "none", cases_quant.context("tiny-qwen3"))
-    same = cases_quant.calibration_metrics(none, "tiny-qwen3")
+    none, _ = get_or_build(get_spec("tiny-qwen3"), "none", cases_quant.context(get_spec("tiny-qwen3")))
+    same = cases_quant.calibration_metrics(none, get_spec("tiny-qwen3"))
     assert same["quant_delta_arc_loglik_brier"] == 0.0 and same["quant_delta_arc_loglik_brier_excludes_zero"] == 0.0

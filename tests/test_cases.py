@@ -96,3 +96,26 @@ def test_generate_benchmark(benchmark, task):
     """pytest-benchmark times the same call as asv's GenerateTime.time_generate."""
     run = benchmark.pedantic(inference.generation_callable("tiny-qwen3", task, 4), rounds=3, warmup_rounds=1)
     assert run.output_tokens > 0 and not math.isnan(run.wall_s)
+
+
+def test_resource_cache_holds_one_engine_and_closes_the_one_it_drops(monkeypatch):
+    from bench_lib import resources
+    from bench_lib.engines import registry
+    from bench_lib.models import get_spec
+
+    class Fake:
+        def __init__(self, name):
+            self.name, self.closed = name, False
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(registry, "load_engine", lambda name, spec, device, dtype, **options: Fake(name))
+    monkeypatch.setattr(resources, "_held", None)
+    spec = get_spec("tiny-qwen3")
+    first = resources.engine("hf", spec, "cpu", "float32")
+    assert resources.engine("hf", get_spec("tiny-qwen3"), "cpu", "float32") is first  # same key: reused
+    second = resources.engine("hf", spec, "cpu", "float32", n_ctx=64)  # another option: another engine
+    assert first.closed and not second.closed and second is not first
+    resources.release()
+    assert second.closed and resources._held is None

@@ -5,6 +5,7 @@ import pytest
 
 from bench_lib import resources
 from bench_lib.engines.base import RequestTiming
+from bench_lib.models import get_spec
 from bench_lib.workloads.generate import encode_prompts, generate_all
 
 
@@ -78,4 +79,4 @@ def test_unknown_engine():
     from bench_lib.engines.registry import load_engine
 
     with pytest.raises(KeyError, match="known engines: hf"):
-        load_engine("tensorrt", "tiny-qwen3", "cpu", "float32")
+        load_engine("tensorrt", get_spec("tiny-qwen3"), "cpu", "float32")

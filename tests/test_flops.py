@@ -45,9 +45,10 @@ def test_l40_is_not_read_as_l4():
 def test_vera_projections_of_the_tiny_model():
     pytest.importorskip("peft")
     from bench_lib.train.methods import TrainOptions
+    from bench_lib.models import get_spec
     from bench_lib.train.step import build_trainer
 
-    trainer = build_trainer("tiny-qwen3", "vera", TrainOptions(rank=8, target_modules=("q_proj", "v_proj")),
+    trainer = build_trainer(get_spec("tiny-qwen3"), "vera", TrainOptions(rank=8, target_modules=("q_proj", "v_proj")),
                             "cpu", "float32", 0)
     # tiny-qwen3: hidden 256, 4 heads x 64 (q out 256), 2 KV heads (v out 128), 4 layers
     assert flops.vera_projection_params(trainer.model) == 4 * 8 * ((256 + 256) + (256 + 128))
@@ -57,7 +58,8 @@ def test_vera_projections_of_the_tiny_model():
 def test_other_methods_add_no_frozen_projections():
     pytest.importorskip("peft")
     from bench_lib.train.methods import TrainOptions
+    from bench_lib.models import get_spec
     from bench_lib.train.step import build_trainer
 
-    trainer = build_trainer("tiny-qwen3", "lora", TrainOptions(rank=8), "cpu", "float32", 0)
+    trainer = build_trainer(get_spec("tiny-qwen3"), "lora", TrainOptions(rank=8), "cpu", "float32", 0)
     assert flops.vera_projection_params(trainer.model) == 0

@@ -11,7 +11,7 @@ import pytest
 gguf = pytest.importorskip("gguf")
 
 from bench_lib import gguf_export  # noqa: E402
-from bench_lib.models import EMBEDDED_DIR, UnknownModelError  # noqa: E402
+from bench_lib.models import EMBEDDED_DIR, get_spec  # noqa: E402
 
 slow = pytest.mark.slow  # exports the embedded model
 
@@ -19,7 +19,7 @@ slow = pytest.mark.slow  # exports the embedded model
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     path = tmp_path_factory.mktemp("gguf") / "tiny-f32.gguf"
-    return gguf.GGUFReader(gguf_export.export_gguf("tiny-qwen3", path, "f32"))
+    return gguf.GGUFReader(gguf_export.export_gguf(get_spec("tiny-qwen3"), path, "f32"))
 
 
 def _field(reader, key):
@@ -72,8 +72,8 @@ def test_weights_are_the_hf_weights(exported):
 
 @slow
 def test_f16_and_bf16_halve_the_matrices(tmp_path):
-    f16 = gguf.GGUFReader(gguf_export.export_gguf("tiny-qwen3", tmp_path / "a.gguf", "f16"))
-    bf16 = gguf.GGUFReader(gguf_export.export_gguf("tiny-qwen3", tmp_path / "b.gguf", "bf16"))
+    f16 = gguf.GGUFReader(gguf_export.export_gguf(get_spec("tiny-qwen3"), tmp_path / "a.gguf", "f16"))
+    bf16 = gguf.GGUFReader(gguf_export.export_gguf(get_spec("tiny-qwen3"), tmp_path / "b.gguf", "bf16"))
     kinds = {t.name: t.tensor_type for t in f16.tensors}
     assert kinds["blk.0.attn_q.weight"] == gguf.GGMLQuantizationType.F16
     assert kinds["blk.0.attn_norm.weight"] == gguf.GGMLQuantizationType.F32  # norms stay F32
@@ -93,27 +93,25 @@ def test_cache_is_keyed_by_content(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path / "cache"))
     model = tmp_path / "model"
     shutil.copytree(EMBEDDED_DIR / "tiny-qwen3", model)
-    first = gguf_export.cached_gguf(str(model), "f16")
+    first = gguf_export.cached_gguf(get_spec(str(model)), "f16")
     mtime = first.stat().st_mtime_ns
-    assert gguf_export.cached_gguf(str(model), "f16") == first and first.stat().st_mtime_ns == mtime
+    assert gguf_export.cached_gguf(get_spec(str(model)), "f16") == first and first.stat().st_mtime_ns == mtime
     (model / "generation_config.json").write_text((model / "generation_config.json").read_text() + "\n")
-    assert gguf_export.cached_gguf(str(model), "f16") != first
+    assert gguf_export.cached_gguf(get_spec(str(model)), "f16") != first
 
 
 def test_bad_input_gets_a_clear_error(tmp_path):
-    with pytest.raises(UnknownModelError, match="unknown model"):
-        gguf_export.export_gguf("no-such-model", tmp_path / "x.gguf")
     with pytest.raises(gguf_export.GGUFExportError, match="architecture-only"):
-        gguf_export.export_gguf("arch:Qwen/Qwen3-8B", tmp_path / "x.gguf")
+        gguf_export.export_gguf(get_spec("arch:Qwen/Qwen3-8B"), tmp_path / "x.gguf")
     with pytest.raises(gguf_export.GGUFExportError, match="out_type"):
-        gguf_export.export_gguf("tiny-qwen3", tmp_path / "x.gguf", "q4")
+        gguf_export.export_gguf(get_spec("tiny-qwen3"), tmp_path / "x.gguf", "q4")
     model = tmp_path / "gpt2ish"
     shutil.copytree(EMBEDDED_DIR / "tiny-qwen3", model)
     cfg = json.loads((model / "config.json").read_text())
     cfg["architectures"] = ["GPT2LMHeadModel"]
     (model / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(gguf_export.GGUFExportError, match="GPT2LMHeadModel is not supported"):
-        gguf_export.export_gguf(str(model), tmp_path / "x.gguf")
+        gguf_export.export_gguf(get_spec(str(model)), tmp_path / "x.gguf")
     assert not (tmp_path / "x.gguf").exists()
 
 
@@ -122,29 +120,29 @@ def test_cache_rebuilds_a_damaged_or_truncated_file_and_says_so(tmp_path, monkey
     import os
 
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path))
-    path = gguf_export.cached_gguf("tiny-qwen3", "f32")
+    path = gguf_export.cached_gguf(get_spec("tiny-qwen3"), "f32")
     good = path.read_bytes()
     assert (path.parent / (path.name + ".check")).exists()
     capfd.readouterr()
 
     stamp = path.stat().st_mtime_ns
-    assert gguf_export.cached_gguf("tiny-qwen3", "f32") == path and path.stat().st_mtime_ns == stamp
+    assert gguf_export.cached_gguf(get_spec("tiny-qwen3"), "f32") == path and path.stat().st_mtime_ns == stamp
     assert "rebuilding" not in capfd.readouterr().err  # an intact file is reused
 
     with open(path, "r+b") as f:  # bytes overwritten in the middle: same size, other content
         f.seek(len(good) // 2)
         f.write(b"\xff" * 65536)
     os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
-    gguf_export.cached_gguf("tiny-qwen3", "f32")
+    gguf_export.cached_gguf(get_spec("tiny-qwen3"), "f32")
     assert "sha256 differs" in capfd.readouterr().err
     assert path.read_bytes() == good
 
     path.write_bytes(good[: len(good) // 3])  # truncated
-    gguf_export.cached_gguf("tiny-qwen3", "f32")
+    gguf_export.cached_gguf(get_spec("tiny-qwen3"), "f32")
     assert "truncated" in capfd.readouterr().err
     assert path.read_bytes() == good
 
     (path.parent / (path.name + ".check")).unlink()  # a file nobody recorded (interrupted write)
-    gguf_export.cached_gguf("tiny-qwen3", "f32")
+    gguf_export.cached_gguf(get_spec("tiny-qwen3"), "f32")
     assert "no readable record" in capfd.readouterr().err
     assert path.read_bytes() == good

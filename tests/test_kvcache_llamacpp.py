@@ -17,7 +17,7 @@ def sizes():
     text_config = load_config(get_spec("tiny-qwen3")).get_text_config()
     out = {}
     for kv_type in ("f16", "q8_0", "q4_0"):
-        eng, cells, reported = kl.load_with_report("tiny-qwen3", kv_type, N_CTX)
+        eng, cells, reported = kl.load_with_report(get_spec("tiny-qwen3"), kv_type, N_CTX)
         eng.close()
         out[kv_type] = (kl.expected_bytes(kv_type, text_config, cells), reported, cells)
     return out

@@ -41,7 +41,7 @@ def _prompts():
     from bench_lib import resources
     from bench_lib.workloads.generate import encode_prompts
 
-    return encode_prompts(resources.tokenizer_for("tiny-qwen3"), resources.examples_for("squad", 3))
+    return encode_prompts(resources.tokenizer_for(get_spec("tiny-qwen3")), resources.examples_for("squad", 3))
 
 
 @slow
@@ -120,7 +120,7 @@ def test_qwen3_logits_match_hf(llama_cpp, tmp_path):
     from bench_lib.gguf_export import export_gguf
 
     ids = _prompts()[0][:48]
-    path = export_gguf("tiny-qwen3", tmp_path / "q.gguf", "f32")
+    path = export_gguf(get_spec("tiny-qwen3"), tmp_path / "q.gguf", "f32")
     ours, ref = _llamacpp_logits(llama_cpp, path, ids), _hf_logits(EMBEDDED_DIR / "tiny-qwen3", ids)
     assert np.abs(ours - ref).max() < 1e-3 * max(1.0, np.abs(ref).max())
 
@@ -156,12 +156,12 @@ def test_llama_logits_match_hf_and_need_the_row_permutation(llama_cpp, tiny_llam
 
     ids = _prompts()[0][:40]
     ref = _hf_logits(tiny_llama, ids)
-    ours = _llamacpp_logits(llama_cpp, gguf_export.export_gguf(str(tiny_llama), tmp_path / "l.gguf"), ids)
+    ours = _llamacpp_logits(llama_cpp, gguf_export.export_gguf(get_spec(str(tiny_llama)), tmp_path / "l.gguf"), ids)
     scale = max(1.0, np.abs(ref).max())
     assert np.abs(ours - ref).max() < 1e-3 * scale
     # Without the permutation the same check must fail: the test can tell the layouts apart.
     monkeypatch.setitem(gguf_export.ARCHITECTURES, "LlamaForCausalLM", ("llama", False))
-    wrong = _llamacpp_logits(llama_cpp, gguf_export.export_gguf(str(tiny_llama), tmp_path / "w.gguf"), ids)
+    wrong = _llamacpp_logits(llama_cpp, gguf_export.export_gguf(get_spec(str(tiny_llama)), tmp_path / "w.gguf"), ids)
     assert np.abs(wrong - ref).max() > 1e-2 * scale, np.abs(wrong - ref).max()
 
 

@@ -65,6 +65,50 @@ def test_architecture_only_configs_have_published_sizes(name, total, low, high):
     assert low < billions < high, f"{name}: {billions:.3f}B parameters"
 
 
+def test_spec_says_what_an_architecture_only_model_cannot_do():
+    arch, embedded = models.get_spec("arch:Qwen/Qwen3-0.6B"), models.get_spec("tiny-qwen3")
+    assert not arch.has_weight_files and not arch.needs_hub
+    assert embedded.has_weight_files and not embedded.needs_hub and models.get_spec("Qwen/Qwen3-8B").needs_hub
+    with pytest.raises(NotImplementedError, match=r"arch:Qwen/Qwen3-0.6B has random weights.*a task metric"):
+        arch.require_real_weights("a task metric")
+    with pytest.raises(ValueError, match=r"arch:Qwen/Qwen3-0.6B is architecture-only.*vLLM needs saved weights"):
+        arch.require_weight_files("vLLM", ValueError)
+    embedded.require_real_weights("a task metric")  # a model with weights passes both
+    embedded.require_weight_files("vLLM")
+
+
+@pytest.mark.parametrize("name,expected", [
+    # generation config's EOS (<|im_end|> for Qwen3, <|end_of_text|> for Llama), then the tokenizer's
+    ("tiny-qwen3", [2]),
+    ("arch:Qwen/Qwen3-8B", [151645, 2]),
+    ("arch:meta-llama/Llama-3.1-8B", [128001, 2]),
+    ("arch:mistralai/Mistral-7B-v0.3", [2]),
+])
+def test_stop_token_ids(name, expected):
+    spec = models.get_spec(name)
+    assert spec.stop_token_ids(models.load_tokenizer(spec)) == expected
+
+
+def test_stop_token_ids_fall_back_to_the_model_config(tmp_path):
+    """A saved model without generation_config.json: transformers takes the config's EOS, so do we."""
+    import shutil
+    from pathlib import Path
+
+    for f in Path(models.get_spec("tiny-qwen3").location).iterdir():
+        if f.name not in ("generation_config.json", "model.safetensors"):
+            shutil.copy(f, tmp_path / f.name)
+    config_file = tmp_path / "config.json"
+    config_file.write_text(config_file.read_text().replace('"eos_token_id": 2', '"eos_token_id": 7'))
+    spec = models.get_spec(str(tmp_path))
+    assert spec.stop_token_ids(models.load_tokenizer(spec)) == [7, 2]
+
+
+def test_eos_ids_merge_once_in_order():
+    assert models.eos_ids([5, 2], 2) == [5, 2]
+    assert models.eos_ids(5, 2) == [5, 2]
+    assert models.eos_ids(None, 2) == [2] and models.eos_ids(None, None) == []
+
+
 @slow
 def test_architecture_only_model_is_built_with_random_weights_on_the_device():
     spec = models.get_spec("arch:Qwen/Qwen3-0.6B")

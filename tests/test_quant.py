@@ -104,7 +104,7 @@ def test_truncated_cached_model_is_a_clear_error_then_rebuilt(tmp_path, monkeypa
     from bench_lib.quant.registry import scheme_module
 
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path))
-    spec, ctx = get_spec(MODEL), cases_quant.context(MODEL)
+    spec, ctx = get_spec(MODEL), cases_quant.context(get_spec(MODEL))
     q, record = cache.get_or_build(spec, "pow2-int4", ctx)
     assert not record.from_cache
     module, variant = scheme_module("pow2-int4")
@@ -127,7 +127,7 @@ def test_failed_build_leaves_no_temporary_entry(tmp_path, monkeypatch):
 
     pytest.importorskip("llama_cpp")
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path))
-    spec, ctx = get_spec("arch:Qwen/Qwen3-0.6B"), cases_quant.context(MODEL)
+    spec, ctx = get_spec("arch:Qwen/Qwen3-0.6B"), cases_quant.context(get_spec(MODEL))
     with pytest.raises(SchemeUnavailable, match="architecture-only"):  # fails inside the build
         cache.get_or_build(spec, "gguf-q8_0", ctx)
     assert not [p for p in (tmp_path / "quant").iterdir()]
@@ -155,7 +155,7 @@ def test_quantize_pow2_benchmark(benchmark, tmp_path, monkeypatch):
     from bench_lib.models import get_spec
     from bench_lib.quant.registry import scheme_module
 
-    spec, ctx = get_spec(MODEL), cases_quant.context(MODEL)
+    spec, ctx = get_spec(MODEL), cases_quant.context(get_spec(MODEL))
     module, variant = scheme_module("pow2-int4")
     q, _ = benchmark.pedantic(cache.build, args=(spec, "pow2-int4", module, variant, ctx), rounds=3, warmup_rounds=1)
     assert q.weight_bytes > 0

@@ -112,8 +112,9 @@ def test_llamacpp_rows_count_the_gguf_and_run_sequentially():
     from bench_lib.engines import cases as cases_engines
 
     out = cases_engines.engine_inference_result("tiny-qwen3", "arc", 2, "llamacpp")
-    eng = resources.engine_for("llamacpp", "tiny-qwen3", "cpu", "float32")
     from bench_lib.models import get_spec, load_config
+
+    eng = resources.engine("llamacpp", get_spec("tiny-qwen3"), "cpu", "float32")  # the one just measured
 
     facts = roofline.engine_facts(eng, load_config(get_spec("tiny-qwen3")), "float32")
     assert facts == {"weight_bytes": float(os.path.getsize(eng.gguf_path)), "kv_element_bytes": 2.0, "sequential": True}

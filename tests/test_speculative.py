@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from bench_lib.kvspec import cases as cases_kvspec  # noqa: E402
-from bench_lib.engines.hf import _eos_ids  # noqa: E402
+from bench_lib.models import get_spec  # noqa: E402
 from bench_lib.kvspec import protocol, speculative as sp  # noqa: E402
 from bench_lib.kvspec.acceptance import Acceptance  # noqa: E402
 
@@ -20,7 +20,7 @@ slow = pytest.mark.slow  # generates with the embedded target and draft
 @pytest.fixture(scope="module")
 def setup(tiny_model, tiny_draft, tiny_tokenizer):
     prompts = protocol.spec_prompts("tiny-qwen3", "openmath", 3)
-    return tiny_model, tiny_draft, tiny_tokenizer, _eos_ids(tiny_model, tiny_tokenizer.eos_token_id), prompts
+    return tiny_model, tiny_draft, tiny_tokenizer, get_spec("tiny-qwen3").stop_token_ids(tiny_tokenizer), prompts
 
 
 @slow

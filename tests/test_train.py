@@ -11,6 +11,7 @@ pytest.importorskip("peft")
 from bench_lib.train import cases as cases_train  # noqa: E402
 from bench_lib.engines.base import EngineUnavailable  # noqa: E402
 from bench_lib.train import flops, methods, settings, stats  # noqa: E402
+from bench_lib.models import get_spec  # noqa: E402
 from bench_lib.train.methods import TrainOptions  # noqa: E402
 from bench_lib.train.step import build_trainer, count_parameters, optimizer_state_bytes, saved_bytes  # noqa: E402
 
@@ -26,12 +27,12 @@ def _needs(method: str):
 
 def _trainer(method: str, seed: int = 0, **opts):
     _needs(method)
-    return build_trainer(MODEL, method, TrainOptions(**opts), "cpu", "float32", seed)
+    return build_trainer(get_spec(MODEL), method, TrainOptions(**opts), "cpu", "float32", seed)
 
 
 @pytest.fixture(scope="module")
 def batch():
-    return cases_train.fixed_batch(MODEL, "2x32")
+    return cases_train.fixed_batch(get_spec(MODEL), "2x32")
 
 
 @slow
@@ -77,7 +78,7 @@ def test_seed_changes_the_adapter_initialisation():
 
 
 def test_packed_batches_repeat_per_seed():
-    one, two, other = (cases_train.fixed_batch(MODEL, "2x32", seed=s) for s in (3, 3, 4))
+    one, two, other = (cases_train.fixed_batch(get_spec(MODEL), "2x32", seed=s) for s in (3, 3, 4))
     assert torch.equal(one["input_ids"], two["input_ids"]) and torch.equal(one["labels"], two["labels"])
     assert one["input_ids"].shape == (2, 32)
     assert not torch.equal(one["input_ids"], other["input_ids"])
@@ -211,7 +212,7 @@ def test_step_result_reports_every_number():
 def test_finetune_scores_the_task(monkeypatch):
     from bench_lib.train.finetune import aggregate, finetune_once
 
-    out = finetune_once(MODEL, "lora", "arc", TrainOptions(), "cpu", "float32", seed=0, steps=2,
+    out = finetune_once(get_spec(MODEL), "lora", "arc", TrainOptions(), "cpu", "float32", seed=0, steps=2,
                         batch_size=2, seq_len=32, n_eval=2, eval_batch=2)
     assert {"loss", "first_loss", "arc_accuracy", "arc_macro_f1"} <= set(out)
     agg = aggregate([out, {**out, "loss": out["loss"] + 1.0}], ["loss"])

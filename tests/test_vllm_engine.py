@@ -12,6 +12,7 @@ from bench_lib.serve import cases as cases_serve
 from bench_lib.serve import servers
 from bench_lib.engines.base import EngineUnavailable
 from bench_lib.engines.registry import load_engine
+from bench_lib.models import get_spec
 from bench_lib.workloads.generate import encode_prompts
 
 MODEL = "tiny-qwen3"
@@ -22,14 +23,14 @@ def test_missing_vllm_is_a_clear_skip_reason(monkeypatch, tmp_path):
     monkeypatch.setenv("VLLM_PYTHON", sys.executable)
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
     with pytest.raises(EngineUnavailable, match="install_vllm_cpu.sh"):
-        load_engine("vllm", MODEL, "cpu", "float32")
+        load_engine("vllm", get_spec(MODEL), "cpu", "float32")
     with pytest.raises(EngineUnavailable, match="architecture-only"):
-        load_engine("vllm", "arch:Qwen/Qwen3-0.6B", "cpu", "float32")
+        load_engine("vllm", get_spec("arch:Qwen/Qwen3-0.6B"), "cpu", "float32")
 
 
 @pytest.fixture(scope="module")
 def vllm_engine(vllm_python):
-    engine = load_engine("vllm", MODEL, "cpu", "float32", mode="server")
+    engine = load_engine("vllm", get_spec(MODEL), "cpu", "float32", mode="server")
     yield engine
     engine.close()
     assert engine.server.process.poll() is not None, "the server outlived close()"
@@ -37,12 +38,12 @@ def vllm_engine(vllm_python):
 
 @pytest.fixture(scope="module")
 def prompts():
-    return encode_prompts(resources.tokenizer_for(MODEL), resources.examples_for("squad", 3))
+    return encode_prompts(resources.tokenizer_for(get_spec(MODEL)), resources.examples_for("squad", 3))
 
 
 @pytest.mark.slow
 def test_greedy_ids_match_hf_and_timings_are_ordered(vllm_engine, prompts):
-    hf = load_engine("hf", MODEL, "cpu", "float32")
+    hf = load_engine("hf", get_spec(MODEL), "cpu", "float32")
     for batch in (prompts[:1], prompts):
         got, want = vllm_engine.generate(batch, 16), hf.generate(batch, 16)
         assert got.token_ids == want.token_ids

@@ -15,6 +15,7 @@ from typing import Iterable
 from bench_lib import config, inference, resources
 from bench_lib.grid import run_grid
 from bench_lib.engines.registry import ENGINES
+from bench_lib.models import ModelSpec, get_spec
 from bench_lib.tasks import task_names
 
 DEFAULT_ENGINES = ("hf", "hf-generate", "llamacpp", "vllm")
@@ -34,37 +35,31 @@ def engine_names() -> tuple[str, ...]:
     return names
 
 
-@functools.lru_cache(maxsize=2)
-def engine_with(engine: str, model: str, gguf_type: str | None = None):
-    """A loaded engine; `gguf_type` picks the GGUF export (f32/f16/bf16) the llama.cpp engine runs."""
-    from bench_lib.engines.registry import load_engine
-    from bench_lib.measure import nvml
-
-    device = config.device()
-    config.apply_threads()
-    nvml.record_baseline(device)
+def engine_with(engine: str, spec: ModelSpec, gguf_type: str | None = None):
+    """The run's engine from the shared cache; `gguf_type` picks the GGUF export (f32/f16/bf16)
+    the llama.cpp engine runs."""
     options = {}
     if gguf_type is not None:
         from bench_lib.gguf_export import cached_gguf
 
-        options["gguf_path"] = cached_gguf(model, gguf_type)
-    return load_engine(engine, model, device, config.dtype_name(device), **options)
+        options["gguf_path"] = cached_gguf(spec, gguf_type)
+    return resources.engine(engine, spec, *inference._settings()[:2], **options)
 
 
 def engine_inference_result(model: str, task: str, batch_size: int, engine: str) -> dict:
     """Speed, memory and task metrics of one engine (inference.inference_result), plus the engine's
     own prompt/decode rates where it reports them (llama.cpp)."""
     out = inference.inference_result(model, task, batch_size, engine)
-    out["metrics"].update(own_rates(engine, model, task, batch_size))
+    out["metrics"].update(own_rates(engine, get_spec(model), task, batch_size))
     return out
 
 
-def own_rates(engine: str, model: str, task: str, batch_size: int) -> dict[str, float]:
+def own_rates(engine: str, spec: ModelSpec, task: str, batch_size: int) -> dict[str, float]:
     from bench_lib.tasks import get_task
     from bench_lib.workloads.generate import encode_prompts
 
-    eng = resources.engine_for(engine, model, *inference._settings()[:2])
-    prompts = encode_prompts(resources.tokenizer_for(model), resources.examples_for(task, config.profile().n_examples))
+    eng = engine_with(engine, spec)  # the engine inference_result just measured
+    prompts = encode_prompts(resources.tokenizer_for(spec), resources.examples_for(task, config.profile().n_examples))
     report = eng.generate(prompts[:batch_size], get_task(task).max_new_tokens).engine_report
     rates = {}
     if report.get("prompt_eval_ms"):
@@ -92,30 +87,31 @@ def engine_generation_callable(model: str, task: str, batch_size: int, engine: s
     return inference.generation_callable(model, task, batch_size, engine)
 
 
-def parity_prompts(model: str, n_per_task: int) -> list[tuple[str, list[int], int]]:
+def parity_prompts(spec: ModelSpec, n_per_task: int) -> list[tuple[str, list[int], int]]:
     """(task, prompt ids, max_new_tokens) for the first `n_per_task` test examples of each task."""
     from bench_lib.tasks import get_task
     from bench_lib.workloads.generate import encode_prompts
 
     out = []
     for task in PARITY_TASKS:
-        ids = encode_prompts(resources.tokenizer_for(model), resources.examples_for(task, n_per_task))
+        ids = encode_prompts(resources.tokenizer_for(spec), resources.examples_for(task, n_per_task))
         out.extend((task, p, get_task(task).max_new_tokens) for p in ids)
     return out
 
 
 @functools.lru_cache(maxsize=4)
-def hf_reference_ids(model: str, n_per_task: int) -> tuple[tuple[int, ...], ...]:
-    hf = engine_with("hf", model)
-    return tuple(tuple(hf.generate([p], max_new).token_ids[0]) for _, p, max_new in parity_prompts(model, n_per_task))
+def hf_reference_ids(spec: ModelSpec, n_per_task: int) -> tuple[tuple[int, ...], ...]:
+    hf = engine_with("hf", spec)
+    return tuple(tuple(hf.generate([p], max_new).token_ids[0]) for _, p, max_new in parity_prompts(spec, n_per_task))
 
 
 def parity_result(model: str, engine: str, gguf_type: str | None, n_per_task: int = 2) -> dict:
     """Greedy ids of `engine` against HF's, prompt by prompt (one request at a time on both)."""
-    reference = hf_reference_ids(model, n_per_task)
-    eng = engine_with(engine, model, gguf_type)
+    spec = get_spec(model)
+    reference = hf_reference_ids(spec, n_per_task)  # before the engine: loading it closes HF's
+    eng = engine_with(engine, spec, gguf_type)
     rows = []
-    for (task, prompt, max_new), ref in zip(parity_prompts(model, n_per_task), reference):
+    for (task, prompt, max_new), ref in zip(parity_prompts(spec, n_per_task), reference):
         got = eng.generate([prompt], max_new).token_ids[0]
         agree = next((i for i, (a, b) in enumerate(zip(got, ref)) if a != b), min(len(got), len(ref)))
         rows.append({"task": task, "identical": list(ref) == got, "agreeing_prefix": agree,
@@ -134,10 +130,11 @@ def overhead_result(model: str, engine: str, repeats: int = 6, max_new_tokens: i
 
     if engine not in BARE_LOOPS:
         raise NotImplementedError(f"no bare decode loop is defined for engine {engine!r}")
+    spec = get_spec(model)
     if engine == "vllm" and importlib.util.find_spec("vllm") is None:
-        return _overhead_in_vllm_env(model, repeats, max_new_tokens)
-    eng = engine_with(engine, model)
-    prompt = encode_prompts(resources.tokenizer_for(model), resources.examples_for("openmath", 1))[0]
+        return _overhead_in_vllm_env(spec, repeats, max_new_tokens)
+    eng = engine_with(engine, spec)
+    prompt = encode_prompts(resources.tokenizer_for(spec), resources.examples_for("openmath", 1))[0]
     out = compare(eng, prompt, max_new_tokens, repeats)
     out["model"] = model
     out["metrics"] = {"engines_overhead_ratio": out["ratio"].median,
@@ -150,14 +147,13 @@ def overhead_result(model: str, engine: str, repeats: int = 6, max_new_tokens: i
     return out
 
 
-def _overhead_in_vllm_env(model: str, repeats: int, max_new_tokens: int) -> dict:
+def _overhead_in_vllm_env(spec: ModelSpec, repeats: int, max_new_tokens: int) -> dict:
     """vLLM in its own environment (.venv-vllm): both loops run there, in one process."""
     from bench_lib.engines import vllm_env
     from bench_lib.measure.timing import Spread
-    from bench_lib.models import get_spec
 
-    out = vllm_env.call("bench_lib.engines.cases:overhead_result", model, "vllm", repeats, max_new_tokens,
-                        offline=get_spec(model).kind != "hub")
+    out = vllm_env.call("bench_lib.engines.cases:overhead_result", spec.name, "vllm", repeats, max_new_tokens,
+                        offline=not spec.needs_hub)
     for key in ("ratio", "suite_tokens_per_s", "bare_tokens_per_s"):
         out[key] = Spread(**out[key])
     return out

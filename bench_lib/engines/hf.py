@@ -34,14 +34,6 @@ class _StepClock(StoppingCriteria):
         return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
-def _eos_ids(model, tokenizer_eos: int | None) -> list[int]:
-    eos = model.generation_config.eos_token_id
-    ids = list(eos) if isinstance(eos, (list, tuple)) else ([eos] if eos is not None else [])
-    if tokenizer_eos is not None and tokenizer_eos not in ids:
-        ids.append(tokenizer_eos)
-    return ids
-
-
 class HFEngine:
     torch_allocator = True     # its tensors are torch's: the allocator's peaks are its memory
     def __init__(self, model, device: str, pad_id: int, eos_ids: list[int], generate_kwargs: dict | None = None,
@@ -132,7 +124,7 @@ def load(spec: ModelSpec, device: str, dtype: str, loop: str = "forward", **opti
 
     tokenizer = load_tokenizer(spec)
     model = options.pop("model", None) or load_model(spec, device, dtype)
-    return HFEngine(model, device, tokenizer.pad_token_id, _eos_ids(model, tokenizer.eos_token_id), options, loop)
+    return HFEngine(model, device, tokenizer.pad_token_id, spec.stop_token_ids(tokenizer), options, loop)
 
 
 def load_generate(spec: ModelSpec, device: str, dtype: str, **options) -> HFEngine:

@@ -150,22 +150,14 @@ class LlamaCppEngine:
 
 
 def _stop_ids(spec: ModelSpec) -> set[int] | None:
-    """The HF engine's stop ids (generation config eos plus the tokenizer's eos), so both engines
-    stop on the same tokens; llama.cpp's own end-of-generation set also contains tokens such as
-    <|endoftext|> that HF would generate through. None (llama.cpp's set) for models without files."""
-    if spec.kind == "arch":
+    """Every engine's stop ids (ModelSpec.stop_token_ids), so llama.cpp stops where HF does; its own
+    end-of-generation set also contains tokens such as <|endoftext|> that HF would generate through.
+    None (llama.cpp's set) for a model without weight files: its GGUF was not made from a config of ours."""
+    if not spec.has_weight_files:
         return None
-    from transformers import GenerationConfig
-
     from bench_lib.models import load_tokenizer
 
-    try:
-        eos = GenerationConfig.from_pretrained(spec.location).eos_token_id
-    except OSError:
-        eos = None
-    ids = set(eos) if isinstance(eos, (list, tuple)) else ({eos} if eos is not None else set())
-    tok_eos = load_tokenizer(spec).eos_token_id
-    return ids | ({tok_eos} if tok_eos is not None else set())
+    return set(spec.stop_token_ids(load_tokenizer(spec)))
 
 
 def _threads(n_threads: int | None) -> int:
@@ -196,14 +188,12 @@ def load(spec: ModelSpec, device: str, dtype: str, gguf_path: str | Path | None 
     if gguf_path is None:
         from bench_lib.gguf_export import cached_gguf
 
-        if spec.kind == "arch":
-            raise EngineUnavailable(f"{spec.name} is architecture-only (no weight files to export to GGUF); "
-                                    "the llama.cpp engine needs an embedded model, a hub model or a saved directory")
-        gguf_path = cached_gguf(spec.name, _DTYPE_TO_GGUF[dtype])
+        spec.require_weight_files("the llama.cpp engine (a GGUF export)", EngineUnavailable)
+        gguf_path = cached_gguf(spec, _DTYPE_TO_GGUF[dtype])
     gguf_path = Path(gguf_path)
     if not gguf_path.is_file():
         raise FileNotFoundError(f"GGUF file {gguf_path} does not exist; export one with "
-                                "bench_lib.gguf_export.cached_gguf(model) or give an existing path")
+                                "bench_lib.gguf_export.cached_gguf(spec) or give an existing path")
     if device.startswith("cuda"):
         if not llama_cpp.llama_supports_gpu_offload():
             raise EngineUnavailable("this llama-cpp-python build has no GPU offload; rebuild it with "

@@ -8,8 +8,8 @@ every prompt of a batch is sent at once as its own streaming completions request
 prompts; vLLM batches them continuously, and each request's TTFT and finish are read on arrival
 of its chunks. `return_token_ids` makes the server stream the generated ids themselves, so
 nothing is re-tokenized.
-Both ask for greedy decoding and stop on the same EOS ids as the HF engine (the model's
-generation config plus the tokenizer's), which vLLM includes in the output like HF does.
+Both ask for greedy decoding and stop on the same EOS ids as the HF engine (ModelSpec.stop_token_ids),
+which vLLM includes in the output like HF does.
 """
 from __future__ import annotations
 
@@ -23,23 +23,6 @@ from bench_lib.measure.timing import Clock
 from bench_lib.models import ModelSpec, load_tokenizer
 
 _MODES = ("auto", "inprocess", "server")
-
-
-def _eos_ids(spec: ModelSpec) -> list[int]:
-    from bench_lib.models import load_config
-
-    tok = load_tokenizer(spec)
-    gen_eos = None
-    try:
-        from transformers import GenerationConfig
-
-        gen_eos = GenerationConfig.from_pretrained(spec.location).eos_token_id
-    except (OSError, ValueError):
-        gen_eos = getattr(load_config(spec), "eos_token_id", None)
-    ids = list(gen_eos) if isinstance(gen_eos, (list, tuple)) else ([gen_eos] if gen_eos is not None else [])
-    if tok.eos_token_id is not None and tok.eos_token_id not in ids:
-        ids.append(tok.eos_token_id)
-    return ids
 
 
 class VLLMInProcess:
@@ -157,17 +140,15 @@ class VLLMServer:
 def _load_inprocess(spec: ModelSpec, device: str, dtype: str, options: dict) -> VLLMInProcess:
     from vllm import LLM
 
-    if spec.kind == "arch":
-        raise EngineUnavailable("vLLM loads weights from disk; architecture-only models have none saved")
+    spec.require_weight_files("vLLM", EngineUnavailable)
     llm = LLM(model=spec.location, dtype=dtype, seed=0, **options)
-    return VLLMInProcess(llm, device, _eos_ids(spec))
+    return VLLMInProcess(llm, device, spec.stop_token_ids(load_tokenizer(spec)))
 
 
 def _load_server(spec: ModelSpec, device: str, dtype: str, options: dict) -> VLLMServer:
     from bench_lib.serve import servers
 
-    if spec.kind == "arch":
-        raise EngineUnavailable("vLLM loads weights from disk; architecture-only models have none saved")
+    spec.require_weight_files("vLLM", EngineUnavailable)
     ready_timeout_s = options.pop("ready_timeout_s", READY_TIMEOUT_S)
     request_timeout_s = options.pop("request_timeout_s", 600.0)
     extra = tuple(options.pop("server_args", ()))
@@ -179,9 +160,9 @@ def _load_server(spec: ModelSpec, device: str, dtype: str, options: dict) -> VLL
     if options:
         raise TypeError(f"vLLM server engine got unknown options {sorted(options)}; "
                         "pass max_model_len, server_args, ready_timeout_s or request_timeout_s")
-    eos_ids = _eos_ids(spec)
+    eos_ids = spec.stop_token_ids(load_tokenizer(spec))
     server = servers.start("vllm", cmd, port, spec.name, ready_timeout_s,
-                           env=servers.vllm_env(device, offline=spec.kind != "hub"))
+                           env=servers.vllm_env(device, offline=not spec.needs_hub))
     return VLLMServer(server, device, eos_ids, request_timeout_s)
 
 

@@ -43,11 +43,12 @@ def kv_task_result(model: str, kv_type: str, task: str, engine: str = "hf") -> d
     this is the short-context end of the quality picture)."""
     from bench_lib.kvspec import kvcache_hf
     from bench_lib.metrics import interval_names
+    from bench_lib.models import get_spec
     from bench_lib.tasks import get_task
 
     if engine != "hf":
         raise NotImplementedError(f"the KV-cache task metric is measured on the hf engine only, not {engine!r}")
-    out = kvcache_hf.task_run(model, kv_type, task)
+    out = kvcache_hf.task_run(get_spec(model), kv_type, task)
     keys = [key for name in get_task(task).metric_names for key in (name, *interval_names(name))]
     return {"metrics": {k: out["metrics"][k] for k in keys}, "texts": out["texts"]}
 

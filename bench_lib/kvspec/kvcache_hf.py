@@ -8,24 +8,25 @@ from bench_lib import resources
 from bench_lib.grid import run_grid
 from bench_lib.kvspec import kvcache, protocol
 from bench_lib.kvspec.protocol import KV_DECODE_TOKENS, kv_windows
+from bench_lib.models import ModelSpec, get_spec
 
 KV_TYPES = tuple(kvcache.KV_TYPES)
 REFERENCE = "dynamic"
 
 
 @functools.lru_cache(maxsize=4)
-def _reference(model: str, context: int, device: str, dtype: str, n_windows: int):
+def _reference(spec: ModelSpec, context: int, device: str, dtype: str, n_windows: int):
     from bench_lib import quality
 
-    windows = quality.evaluation_windows(resources.tokenizer_for(model), context, n_windows)
-    return quality.reference_logprobs(kvcache.decode_logits_fn(protocol.model(model, device, dtype), REFERENCE), windows)
+    windows = quality.evaluation_windows(resources.tokenizer_for(spec), context, n_windows)
+    return quality.reference_logprobs(kvcache.decode_logits_fn(protocol.model(spec, device, dtype), REFERENCE), windows)
 
 
 @functools.lru_cache(maxsize=4)
-def _reference_greedy(model: str, context: int, device: str, dtype: str) -> tuple[int, ...]:
+def _reference_greedy(spec: ModelSpec, context: int, device: str, dtype: str) -> tuple[int, ...]:
     from bench_lib.kvspec import kvdecode
 
-    run = kvdecode.decode_run(protocol.model(model, device, dtype), resources.tokenizer_for(model), REFERENCE, context,
+    run = kvdecode.decode_run(protocol.model(spec, device, dtype), resources.tokenizer_for(spec), REFERENCE, context,
                               KV_DECODE_TOKENS, device)
     return tuple(run.token_ids)
 
@@ -35,40 +36,36 @@ def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
     KV-cache type at one context length."""
     from bench_lib import quality
     from bench_lib.kvspec import kvdecode
-    from bench_lib.models import get_spec
 
     device, dtype, prof = protocol.settings()
-    spec = get_spec(model)
+    spec = get_spec(model)  # the grid's name, resolved once for everything below
     kvcache.kv_config(kv_type)  # skips here when the backend's package is missing
-    lm, tok = protocol.model(model, device, dtype), resources.tokenizer_for(model)
+    lm, tok = protocol.model(spec, device, dtype), resources.tokenizer_for(spec)
     speed = kvdecode.measure_decode(lm, tok, kv_type, context, KV_DECODE_TOKENS, device, prof.repeats, prof.warmup)
-    reference = _reference_greedy(model, context, device, dtype)
+    reference = _reference_greedy(spec, context, device, dtype)
     metrics = dict(speed["metrics"])
     metrics["kvspec_greedy_agreement"] = kvdecode.prefix_agreement(reference, speed["token_ids"])
     if spec.real_weights:
-        ref = _reference(model, context, device, dtype, kv_windows(context, prof.name))
+        ref = _reference(spec, context, device, dtype, kv_windows(context, prof.name))
         stats = quality.compare(ref, kvcache.decode_logits_fn(lm, kv_type))
         metrics.update(stats.as_metrics())
     return {"metrics": metrics, "spreads": speed["spreads"], "model": model, "kv_type": kv_type,
             "context": context, "engine": "hf", "device": device, "dtype": dtype, "profile": prof.name}
 
 
-def task_run(model: str, kv_type: str, task: str) -> dict:
+def task_run(spec: ModelSpec, kv_type: str, task: str) -> dict:
     """Greedy generation on the task's test prompts (batch 1) through `model.generate` with a
     fresh cache of this type per call, the unquantized one too, so that only the cache differs:
     measure_generation's result (metrics with intervals, the answers' texts)."""
     from bench_lib.engines.hf import load as load_hf
-    from bench_lib.models import get_spec
     from bench_lib.tasks import get_task
     from bench_lib.workloads.generate import measure_generation
 
     device, dtype, prof = protocol.settings()
-    spec = get_spec(model)
-    if not spec.real_weights:
-        raise NotImplementedError(f"{model} has random weights: a task metric would be meaningless")
-    eng = load_hf(spec, device, dtype, loop="generate", model=protocol.model(model, device, dtype),
+    spec.require_real_weights("a task metric")
+    eng = load_hf(spec, device, dtype, loop="generate", model=protocol.model(spec, device, dtype),
                   **kvcache.generate_kwargs(kv_type))
-    return measure_generation(eng, resources.tokenizer_for(model), get_task(task),
+    return measure_generation(eng, resources.tokenizer_for(spec), get_task(task),
                               resources.examples_for(task, prof.n_examples), batch_size=1, repeats=1, warmup=0)
 
 

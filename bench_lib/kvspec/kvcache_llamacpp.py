@@ -38,7 +38,7 @@ def expected_bytes(kv_type: str, text_config, cells: int) -> int:
     return 2 * text_config.num_hidden_layers * cells * row // block_elems * block_bytes
 
 
-def load_with_report(model: str, kv_type: str, n_ctx: int):
+def load_with_report(spec, kv_type: str, n_ctx: int):
     """(engine, cells, reported bytes): llama.cpp prints its cache size while the context is made,
     only in verbose mode, so the load runs verbose with stderr captured, then goes quiet."""
     from bench_lib import config
@@ -52,7 +52,7 @@ def load_with_report(model: str, kv_type: str, n_ctx: int):
     ggml = getattr(llama_cpp, GGML_TYPE[kv_type])
     captured = io.StringIO()
     with contextlib.redirect_stderr(captured):
-        eng = load_engine("llamacpp", model, config.device(), "float32", n_ctx=n_ctx, type_k=ggml, type_v=ggml,
+        eng = load_engine("llamacpp", spec, config.device(), "float32", n_ctx=n_ctx, type_k=ggml, type_v=ggml,
                           flash_attn=kv_type not in ("f32", "f16"), logits_all=True, verbose=True)
     set_verbose(False)
     eng.llm.verbose = False
@@ -86,17 +86,17 @@ def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
     from bench_lib.kvspec.kvdecode import long_prompt, prefix_agreement
     from bench_lib.models import get_spec, load_config
 
-    prof = config.profile()
-    tok = resources.tokenizer_for(model)
+    prof, spec = config.profile(), get_spec(model)
+    tok = resources.tokenizer_for(spec)
     prompt = long_prompt(tok, context - KV_DECODE_TOKENS)
     windows = quality.evaluation_windows(tok, context, kv_windows(context, prof.name))
-    ref_eng, _, _ = load_with_report(model, REFERENCE, context)
+    ref_eng, _, _ = load_with_report(spec, REFERENCE, context)
     try:
         reference = quality.reference_logprobs(quality.llamacpp_logits_fn(ref_eng.llm), windows)
         ref_tokens, _, _ = decode_run(ref_eng, prompt, KV_DECODE_TOKENS)
     finally:
         ref_eng.close()
-    eng, cells, reported = load_with_report(model, kv_type, context)
+    eng, cells, reported = load_with_report(spec, kv_type, context)
     try:
         for _ in range(max(prof.warmup, 1)):
             decode_run(eng, prompt, KV_DECODE_TOKENS)
@@ -108,12 +108,12 @@ def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
         eng.close()
     tps = Spread.of([(len(r[0]) - 1) / r[2] for r in runs if r[2] > 0])
     prefill = Spread.of([r[1] for r in runs])
-    metrics = {"kvspec_cache_bytes": float(expected_bytes(kv_type, load_config(get_spec(model)).get_text_config(), cells)),
+    metrics = {"kvspec_cache_bytes": float(expected_bytes(kv_type, load_config(spec).get_text_config(), cells)),
                "kvspec_decode_tokens_per_s": tps.median, "kvspec_prefill_s": prefill.median,
                "kvspec_greedy_agreement": prefix_agreement(ref_tokens, runs[0][0]), **mem.result.as_metrics()}
     if reported is not None:  # llama.cpp prints MiB with two decimals: ±0.005 MiB
         metrics["kvspec_cache_bytes_engine"] = float(reported)
-    if get_spec(model).real_weights:
+    if spec.real_weights:
         metrics.update(stats.as_metrics())
     return {"metrics": metrics, "spreads": {"kvspec_decode_tokens_per_s": tps, "kvspec_prefill_s": prefill},
             "model": model, "kv_type": kv_type, "context": context, "engine": "llamacpp", "cells": cells}

@@ -88,7 +88,7 @@ def _measure(engine, model: str, kv_type: str, context: int, reference: dict) ->
     from bench_lib.models import get_spec, load_config
 
     prof, spec = config.profile(), get_spec(model)
-    tok, text_config = resources.tokenizer_for(model), load_config(spec).get_text_config()
+    tok, text_config = resources.tokenizer_for(spec), load_config(spec).get_text_config()
     prompt = long_prompt(tok, context - KV_DECODE_TOKENS)
     for _ in range(max(prof.warmup, 1)):
         _decode(engine, prompt, KV_DECODE_TOKENS)

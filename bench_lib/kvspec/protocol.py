@@ -14,6 +14,7 @@ import os
 
 from bench_lib import config, resources
 from bench_lib.grid import run_grid
+from bench_lib.models import ModelSpec, get_spec
 
 # Tokens in the cache at the end of a decode run ("context"), and decoded tokens per run.
 KV_CONTEXTS = (256, 1024)
@@ -42,12 +43,12 @@ def settings():
 
 
 @functools.lru_cache(maxsize=2)
-def model(name: str, device: str, dtype: str):
+def model(spec: ModelSpec, device: str, dtype: str):
     """The HF model, shared by the HF cache and speculative backends (a draft and its target fit)."""
-    from bench_lib.models import get_spec, load_model
+    from bench_lib.models import load_model
 
     config.apply_threads()
-    return load_model(get_spec(name), device, dtype)
+    return load_model(spec, device, dtype)
 
 
 def draft_for(model_name: str) -> str:
@@ -65,7 +66,7 @@ class SpeculativeMismatch(AssertionError):
 def spec_prompts(model_name: str, task: str, n: int) -> list[list[int]]:
     from bench_lib.workloads.generate import encode_prompts
 
-    return encode_prompts(resources.tokenizer_for(model_name), resources.examples_for(task, n))
+    return encode_prompts(resources.tokenizer_for(get_spec(model_name)), resources.examples_for(task, n))
 
 
 def speculative_result(make_runner, engine: str, model_name: str, method: str, task: str,

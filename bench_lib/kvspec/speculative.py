@@ -205,15 +205,16 @@ def generate_one(model, prompt: Sequence[int], max_new_tokens: int, eos_ids: lis
 def make_runner(model: str, method: str, prompts, n_prompts: int):
     """runner(prompt, speculative: bool) -> SpecRun on the HF engine (the protocol's runner)."""
     from bench_lib import resources
-    from bench_lib.engines.hf import _eos_ids
     from bench_lib.kvspec import protocol
+    from bench_lib.models import get_spec
 
     device, dtype, _ = protocol.settings()
-    target = protocol.model(model, device, dtype)
-    draft = protocol.model(protocol.draft_for(model), device, dtype) if method == "draft" else None
+    spec = get_spec(model)
+    target = protocol.model(spec, device, dtype)
+    draft = protocol.model(get_spec(protocol.draft_for(model)), device, dtype) if method == "draft" else None
     kwargs = method_kwargs(method, target, draft)
-    tok = resources.tokenizer_for(model)
-    eos, pad = _eos_ids(target, tok.eos_token_id), tok.pad_token_id
+    tok = resources.tokenizer_for(spec)
+    eos, pad = spec.stop_token_ids(tok), tok.pad_token_id
     return lambda prompt, spec: generate_one(target, prompt, protocol.SPEC_MAX_NEW_TOKENS, eos, pad,
                                              kwargs if spec else {})
 

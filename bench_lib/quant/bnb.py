@@ -25,9 +25,7 @@ def versions() -> dict:
 def quantize(spec, variant: str, ctx) -> Quantized:
     from transformers import BitsAndBytesConfig
 
-    if spec.kind == "arch":
-        raise SchemeUnavailable(f"{spec.name}: bitsandbytes quantizes while loading saved weights and an "
-                                "architecture-only model has none; save it with save_pretrained and pass that directory")
+    spec.require_weight_files("bitsandbytes (it quantizes while loading)", SchemeUnavailable)
     kwargs = dict(VARIANTS[variant])
     if kwargs.get("load_in_4bit"):
         kwargs["bnb_4bit_compute_dtype"] = torch_dtype(ctx.dtype)

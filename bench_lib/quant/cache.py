@@ -40,7 +40,7 @@ class BuildRecord:
 
 def _model_identity(spec) -> list:
     path = Path(spec.location)
-    if spec.kind == "arch" or not path.is_dir():
+    if not spec.has_weight_files or not path.is_dir():
         return [spec.name]
     return [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(path.iterdir()) if f.is_file()]
 

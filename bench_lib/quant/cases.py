@@ -10,90 +10,87 @@ import functools
 import math
 import statistics
 
-from bench_lib import config, quality
+from bench_lib import config, quality, resources
 from bench_lib.grid import run_grid
+from bench_lib.models import ModelSpec, get_spec
 from bench_lib.resources import examples_for, tokenizer_for
 from bench_lib.tasks import get_task, task_names
-from bench_lib.models import get_spec
 
 # Calibration / QAT training windows: train split, disjoint from the evaluation text.
 CALIBRATION = {"smoke": (128, 8), "regular": (256, 32), "full": (512, 128)}
 TRAIN_STEPS = {"smoke": 20, "regular": 100, "full": 300}
 
 
-def context(model: str):
+def context(spec: ModelSpec):
     from bench_lib.quant.base import Context
 
     device, prof = config.device(), config.profile()
     n_ctx, n = CALIBRATION[prof.name]
-    windows = quality.evaluation_windows(tokenizer_for(model), n_ctx, n, split="train")
+    windows = quality.evaluation_windows(tokenizer_for(spec), n_ctx, n, split="train")
     return Context(device, config.dtype_name(device), windows, TRAIN_STEPS[prof.name])
 
 
-def _identity(model: str) -> str:
+def _identity(spec: ModelSpec) -> str:
     """Part of every in-process cache key: a model rewritten on disk mid-run is a new model."""
     from bench_lib.quant.cache import _model_identity
 
-    return repr(_model_identity(get_spec(model)))
+    return repr(_model_identity(spec))
 
 
-def reference(model: str) -> quality.Reference:
+def reference(spec: ModelSpec) -> quality.Reference:
     """Log-probs of the unquantized model (the run's device and dtype) on the evaluation windows."""
-    return _reference(model, _identity(model))
+    return _reference(spec, _identity(spec))
 
 
 @functools.lru_cache(maxsize=2)
-def _reference(model: str, identity: str) -> quality.Reference:
+def _reference(spec: ModelSpec, identity: str) -> quality.Reference:
     from bench_lib.models import load_model
 
     device = config.device()
-    ref_model = load_model(get_spec(model), device, config.dtype_name(device))
-    ref = quality.reference_logprobs(quality.hf_logits_fn(ref_model), quality.evaluation_windows(tokenizer_for(model)))
+    ref_model = load_model(spec, device, config.dtype_name(device))
+    ref = quality.reference_logprobs(quality.hf_logits_fn(ref_model), quality.evaluation_windows(tokenizer_for(spec)))
     del ref_model
     return ref
 
 
-def engine_of(q, model: str):
-    """The engine the scheme runs on, holding the quantized model; it also yields the logits."""
-    from bench_lib.engines.registry import load_engine
-
+def engine_of(q, spec: ModelSpec):
+    """The engine the scheme runs on, holding the quantized model, from the shared cache (which
+    closes whatever engine it held); it also yields the logits. resources.release() closes it."""
     device, dtype = config.device(), config.dtype_name()
     if q.engine == "llamacpp":
-        return load_engine("llamacpp", model, device, dtype, gguf_path=q.path, n_ctx=2048, logits_all=True)
-    from bench_lib.engines import hf
-
-    return hf.load(get_spec(model), device, dtype, model=q.model)
+        return resources.engine("llamacpp", spec, device, dtype, gguf_path=q.path, n_ctx=2048, logits_all=True)
+    return resources.engine("hf", spec, device, dtype, model=q.model)
 
 
 def logits_fn(q, engine):
     return quality.llamacpp_logits_fn(engine.llm) if q.engine == "llamacpp" else quality.hf_logits_fn(q.model)
 
 
-def task_runs(engine, model: str) -> dict:
+def task_runs(engine, spec: ModelSpec) -> dict:
     """One greedy pass over each task's test prompts at batch size 1: the task's scores, and
     per-request timings for the decode speed. Greedy decoding is deterministic, so one pass scores."""
     from bench_lib.workloads.generate import measure_generation
 
     n = config.profile().n_examples
-    return {t: measure_generation(engine, tokenizer_for(model), get_task(t), examples_for(t, n), 1, repeats=1, warmup=1)
+    return {t: measure_generation(engine, tokenizer_for(spec), get_task(t), examples_for(t, n), 1, repeats=1, warmup=1)
             for t in config.task_names()}
 
 
-def baseline_tasks(model: str) -> dict:
+def baseline_tasks(spec: ModelSpec) -> dict:
     """Task scores of the unquantized model, measured in this run: deltas are side by side."""
-    return _baseline_tasks(model, _identity(model), config.task_names())
+    return _baseline_tasks(spec, _identity(spec), config.task_names())
 
 
 @functools.lru_cache(maxsize=2)
-def _baseline_tasks(model: str, identity: str, tasks: tuple) -> dict:
+def _baseline_tasks(spec: ModelSpec, identity: str, tasks: tuple) -> dict:
     from bench_lib.quant.cache import get_or_build
 
-    q, _ = get_or_build(get_spec(model), "none", context(model))
-    engine = engine_of(q, model)
+    q, _ = get_or_build(spec, "none", context(spec))
+    engine = engine_of(q, spec)
     try:
-        return {t: {"metrics": r["metrics"], "texts": r["texts"]} for t, r in task_runs(engine, model).items()}
+        return {t: {"metrics": r["metrics"], "texts": r["texts"]} for t, r in task_runs(engine, spec).items()}
     finally:
-        engine.close()
+        resources.release()
 
 
 def task_deltas(task: str, base_texts: list[str], texts: list[str]) -> dict[str, float]:
@@ -114,21 +111,21 @@ def task_deltas(task: str, base_texts: list[str], texts: list[str]) -> dict[str,
     return out
 
 
-def _arc_loglik_records(model_obj, model: str) -> list[dict]:
+def _arc_loglik_records(model_obj, spec: ModelSpec) -> list[dict]:
     from bench_lib.workloads.loglik import arc_records
 
-    return arc_records(model_obj, tokenizer_for(model), examples_for("arc", config.profile().n_examples))
+    return arc_records(model_obj, tokenizer_for(spec), examples_for("arc", config.profile().n_examples))
 
 
 @functools.lru_cache(maxsize=2)
-def _baseline_loglik(model: str, identity: str) -> list:
+def _baseline_loglik(spec: ModelSpec, identity: str) -> list:
     from bench_lib.quant.cache import get_or_build
 
-    q, _ = get_or_build(get_spec(model), "none", context(model))
-    return _arc_loglik_records(q.model, model)
+    q, _ = get_or_build(spec, "none", context(spec))
+    return _arc_loglik_records(q.model, spec)
 
 
-def calibration_metrics(q, model: str) -> dict[str, float]:
+def calibration_metrics(q, spec: ModelSpec) -> dict[str, float]:
     """ARC by log-likelihood and the calibration of its choice probabilities (arc_loglik_*, with
     intervals) for a scheme that runs on the HF engine, and the shift from the unquantized model
     (quant_delta_arc_loglik_*, paired over the same questions). Empty for a GGUF scheme: its
@@ -137,9 +134,9 @@ def calibration_metrics(q, model: str) -> dict[str, float]:
 
     if "arc" not in config.task_names() or q.engine != "hf" or q.model is None:
         return {}
-    records = _arc_loglik_records(q.model, model)
+    records = _arc_loglik_records(q.model, spec)
     out = metrics.with_intervals(records, calibration.aggregate, calibration.PROPORTIONS)
-    diff = intervals.paired_difference(_baseline_loglik(model, _identity(model)), records, calibration.aggregate)
+    diff = intervals.paired_difference(_baseline_loglik(spec, _identity(spec)), records, calibration.aggregate)
     for name, d in diff.items():
         key = f"quant_delta_{name}"
         out.update({key: d["delta"], f"{key}_ci_low": d["ci_low"], f"{key}_ci_high": d["ci_high"],
@@ -157,12 +154,12 @@ def scheme_result(model: str, scheme: str, with_tasks: bool = True) -> dict:
     from bench_lib.quant.cache import get_or_build
 
     spec = get_spec(model)
-    if scheme != "none" and not spec.real_weights:
-        raise NotImplementedError(f"{model} has random weights: quantization quality is meaningless for it")
-    q, record = get_or_build(spec, scheme, context(model))
-    ref = reference(model)
-    n_weights = reference_parameter_count(model)
-    engine = engine_of(q, model)
+    if scheme != "none":
+        spec.require_real_weights("quantization quality")
+    q, record = get_or_build(spec, scheme, context(spec))
+    ref = reference(spec)
+    n_weights = reference_parameter_count(spec)
+    engine = engine_of(q, spec)
     try:
         stats = quality.compare(ref, logits_fn(q, engine))
         metrics = {"quant_quantize_s": record.quantize_s, "quant_build_peak_rss_bytes": float(record.peak_rss_bytes),
@@ -171,41 +168,41 @@ def scheme_result(model: str, scheme: str, with_tasks: bool = True) -> dict:
         if record.cuda_max_allocated_bytes is not None:
             metrics["quant_build_cuda_max_allocated_bytes"] = float(record.cuda_max_allocated_bytes)
         metrics.update(stats.as_metrics())
-        own = own_reference(model, scheme)
+        own = own_reference(spec, scheme)
         if own is not None:
             metrics["quant_kld_vs_own_fp"] = quality.compare(own, logits_fn(q, engine)).kld_mean
         if with_tasks:
-            runs = task_runs(engine, model)
+            runs = task_runs(engine, spec)
             metrics["quant_decode_tokens_per_s"] = decode_tokens_per_s(runs)
-            base = baseline_tasks(model)
+            base = baseline_tasks(spec)
             for task, run in runs.items():
                 metrics.update(task_deltas(task, base[task]["texts"], run["texts"]))
-            metrics.update(calibration_metrics(q, model))
+            metrics.update(calibration_metrics(q, spec))
     finally:
-        engine.close()
+        resources.release()
     return {"metrics": metrics, "kld": stats, "info": q.info, "engine": q.engine, "from_cache": record.from_cache,
             "model": model, "scheme": scheme, "device": config.device(), "profile": config.profile().name}
 
 
-def own_reference(model: str, scheme: str) -> quality.Reference | None:
+def own_reference(spec: ModelSpec, scheme: str) -> quality.Reference | None:
     """Schemes that change the weights before quantizing (QAT / PTQ after a fine-tune) say which fp
     model they would be without quantization; None for the others."""
     from bench_lib.quant.registry import scheme_module
 
     module, _ = scheme_module(scheme)
-    return _own_reference(model, module.__name__, _identity(model)) if hasattr(module, "own_reference") else None
+    return _own_reference(spec, module.__name__, _identity(spec)) if hasattr(module, "own_reference") else None
 
 
 @functools.lru_cache(maxsize=2)
-def _own_reference(model: str, module_name: str, identity: str) -> quality.Reference:
+def _own_reference(spec: ModelSpec, module_name: str, identity: str) -> quality.Reference:
     import importlib
 
-    fp = importlib.import_module(module_name).own_reference(get_spec(model), context(model))
-    return quality.reference_logprobs(quality.hf_logits_fn(fp), quality.evaluation_windows(tokenizer_for(model)))
+    fp = importlib.import_module(module_name).own_reference(spec, context(spec))
+    return quality.reference_logprobs(quality.hf_logits_fn(fp), quality.evaluation_windows(tokenizer_for(spec)))
 
 
 @functools.lru_cache(maxsize=2)
-def reference_parameter_count(model: str) -> int:
+def reference_parameter_count(spec: ModelSpec) -> int:
     """Weights of the unquantized model: the denominator of bits per weight for every scheme."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -214,7 +211,7 @@ def reference_parameter_count(model: str) -> int:
     from bench_lib.quant.base import parameter_count
 
     with torch.device("meta"):
-        return parameter_count(AutoModelForCausalLM.from_config(load_config(get_spec(model))))
+        return parameter_count(AutoModelForCausalLM.from_config(load_config(spec)))
 
 
 # each registered task's key metrics, then ARC by log-likelihood

@@ -16,6 +16,7 @@ from __future__ import annotations
 from bench_lib import config, intervals
 from bench_lib.grid import run_grid
 from bench_lib.metrics import METRICS, interval_names, register
+from bench_lib.models import ModelSpec, get_spec
 from bench_lib.resources import examples_for
 from bench_lib.tasks import get_task, task_names
 
@@ -45,27 +46,25 @@ def _register_step_metrics() -> None:
 _register_step_metrics()
 
 
-def rung_texts(model: str, ladder: str, rung: str) -> dict[str, list[str]]:
+def rung_texts(spec: ModelSpec, ladder: str, rung: str) -> dict[str, list[str]]:
     """task → the greedy answers of one rung on the task's test examples."""
+    spec.require_real_weights("a damage ladder of task scores")
     if ladder == "weights":
+        from bench_lib import resources
         from bench_lib.quant import cases as cases_quant
         from bench_lib.quant.cache import get_or_build
-        from bench_lib.models import get_spec
 
-        spec = get_spec(model)
-        if not spec.real_weights:
-            raise NotImplementedError(f"{model} has random weights: a damage ladder of task scores says nothing")
-        q, _ = get_or_build(spec, rung, cases_quant.context(model))
-        engine = cases_quant.engine_of(q, model)
+        q, _ = get_or_build(spec, rung, cases_quant.context(spec))
+        engine = cases_quant.engine_of(q, spec)
         try:
-            return {t: r["texts"] for t, r in cases_quant.task_runs(engine, model).items()}
+            return {t: r["texts"] for t, r in cases_quant.task_runs(engine, spec).items()}
         finally:
-            engine.close()
+            resources.release()
     if ladder == "kv-cache":
         from bench_lib.kvspec import kvcache_hf
 
         kv_type = rung.removeprefix("kv-")
-        return {t: kvcache_hf.task_run(model, kv_type, t)["texts"] for t in config.task_names()}
+        return {t: kvcache_hf.task_run(spec, kv_type, t)["texts"] for t in config.task_names()}
     raise KeyError(f"unknown ladder {ladder!r}; known ladders: {', '.join(LADDERS)}")
 
 
@@ -77,7 +76,8 @@ def _records(task: str, texts: list[str]) -> list:
 def ladder_results(model: str, ladder: str) -> dict[str, dict]:
     """rung → {"metrics": ...} for every rung of one ladder, measured in this run."""
     rungs = LADDERS[ladder]
-    texts = {rung: rung_texts(model, ladder, rung) for rung in rungs}
+    spec = get_spec(model)
+    texts = {rung: rung_texts(spec, ladder, rung) for rung in rungs}
     out = {}
     for i, rung in enumerate(rungs):
         metrics: dict[str, float] = {}

@@ -70,9 +70,8 @@ def quantize(spec, variant: str, ctx) -> Quantized:
     from bench_lib.gguf_export import cached_gguf
 
     _llama_cpp()
-    if spec.kind == "arch":
-        raise SchemeUnavailable(f"{spec.name} is architecture-only: there are no weights to export to GGUF")
-    src = cached_gguf(spec.name, "f16" if ctx.device.startswith("cuda") else "f32")
+    spec.require_weight_files("a GGUF export", SchemeUnavailable)
+    src = cached_gguf(spec, "f16" if ctx.device.startswith("cuda") else "f32")
     dst = Path(ctx.workdir) / f"model-{variant}.gguf"
     quantize_file(src, dst, variant)
     return Quantized(f"gguf-{variant.lower()}", "llamacpp", tensor_bytes(dst), path=dst,

@@ -37,9 +37,7 @@ def _require(variant: str, ctx, spec) -> None:
     if importlib.util.find_spec(PACKAGES[variant]) is None:
         raise SchemeUnavailable(f"{variant.upper()} needs the {PACKAGES[variant]!r} package: "
                                 f"pip install -c .venv/constraints.txt {'gptqmodel' if variant == 'gptq' else 'autoawq'}")
-    if spec.kind == "arch":
-        raise SchemeUnavailable(f"{spec.name}: {variant.upper()} calibrates saved weights; an architecture-only "
-                                "model has none")
+    spec.require_weight_files(f"{variant.upper()} (it calibrates saved weights)", SchemeUnavailable)
 
 
 def _calibration_texts(spec, windows) -> list[str]:

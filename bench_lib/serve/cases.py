@@ -169,18 +169,17 @@ def start_server(kind: str, model: str) -> servers.Server:
         except ImportError as exc:
             raise EngineUnavailable(f"GGUF export is not available ({exc})") from exc
         device = config.device()
-        gguf = cached_gguf(model, {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}[config.dtype_name(device)])
+        gguf = cached_gguf(spec, {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}[config.dtype_name(device)])
         gpu_layers = -1 if device.startswith("cuda") else 0
         cmd = servers.llamacpp_command(gguf, port, model, n_threads=_threads(), n_gpu_layers=gpu_layers)
         return servers.start("llamacpp", cmd, port, model, READY_TIMEOUT_S[kind])
     if kind == "vllm":
-        if spec.kind == "arch":
-            raise NotImplementedError("vLLM loads weights from disk; architecture-only models have none saved")
+        spec.require_weight_files("vLLM")
         python = servers.vllm_python()
         device = config.device()
         cmd = servers.vllm_command(spec.location, port, model, config.dtype_name(device), python=python)
         return servers.start("vllm", cmd, port, model, READY_TIMEOUT_S[kind],
-                             env=servers.vllm_env(device, offline=spec.kind != "hub"))
+                             env=servers.vllm_env(device, offline=not spec.needs_hub))
     raise KeyError(f"unknown server kind {kind!r}; use llamacpp, vllm or url")
 
 
@@ -200,7 +199,7 @@ def measure_load(server: servers.Server, model: str, load: dict, label: str,
     server.loads_run += 1
     tag = f"L{server.loads_run}"
     requests = serve_requests(model, ep, n + warm, s.max_tokens, tag)
-    tok = resources.tokenizer_for(model)
+    tok = resources.tokenizer_for(get_spec(model))
     run = serve.run_load(server.base_url, ep, server.model, requests[warm:], warmup=requests[:warm],
                          request_timeout_s=s.request_timeout_s, run_timeout_s=run_timeout_s or s.run_timeout_s,
                          tokenizer=tok, burstiness=burstiness(), **load)

@@ -25,6 +25,7 @@ import os
 import numpy as np
 
 from bench_lib import config, resources
+from bench_lib.models import get_spec
 from bench_lib.serve import client as serve
 
 WORKLOADS = ("single", "shared-prefix", "multi-turn")
@@ -71,7 +72,7 @@ def _fit(tok, text: str, filler: str, n: int) -> str:
 
 def build(model: str, endpoint_name: str, n: int, max_tokens: int, min_equals_max: bool, tag: str = "",
           seed: int = 0) -> list[serve.ServeRequest]:
-    tok = resources.tokenizer_for(model)
+    tok = resources.tokenizer_for(get_spec(model))
     tasks = config.task_names()
     per_task = [resources.examples_for(t, max(math.ceil(n / len(tasks)), 8)) for t in tasks]
     examples = [ex for group in zip(*per_task) for ex in group]

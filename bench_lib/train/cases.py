@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 
 from bench_lib import config
 from bench_lib.grid import run_grid
+from bench_lib.models import ModelSpec, get_spec
 
 RATIO_MODEL = "arch:Qwen/Qwen3-8B"
 # The published study's configurations (../shared/CONTEXT.md): LoRA and QLoRA at r=256, VeRA at r=512.
@@ -42,12 +43,12 @@ def _train_examples(task: str):
     return tuple(load_examples(task, "train"))
 
 
-def fixed_batch(model: str, shape: str, seed: int = 0) -> dict:
+def fixed_batch(spec: ModelSpec, shape: str, seed: int = 0) -> dict:
     from bench_lib.resources import tokenizer_for
     from bench_lib.train import data, settings
 
     batch_size, seq_len = settings.parse_shape(shape)
-    return data.fixed_batch(tokenizer_for(model), _train_examples(step_task()), batch_size, seq_len, seed)
+    return data.fixed_batch(tokenizer_for(spec), _train_examples(step_task()), batch_size, seq_len, seed)
 
 
 def _options(optimizer: str = "adamw", grad_ckpt: bool = False, rank: int | None = None, total_steps: int = 10,
@@ -75,11 +76,12 @@ def step_result(model: str, method: str, shape: str, optimizer: str = "adamw", g
 
     config.apply_threads()
     device, dtype, tier = _settings()
-    batch = fixed_batch(model, shape)
+    spec = get_spec(model)
+    batch = fixed_batch(spec, shape)
     opts = _options(optimizer, grad_ckpt, rank, tier.step_warmup + tier.step_repeats, target_modules)
     out, no_fit = None, None
     try:
-        trainer = build_trainer(model, method, opts, device, dtype, seed=0)
+        trainer = build_trainer(spec, method, opts, device, dtype, seed=0)
         out = step_metrics(trainer, batch, tier.step_warmup, tier.step_repeats, save=save)
     except (MemoryError, torch.OutOfMemoryError) as exc:
         # "does not fit" is an answer, not a failure; the message is kept, the traceback (and
@@ -102,8 +104,9 @@ def step_callable(model: str, method: str, shape: str, optimizer: str = "adamw",
 
     config.apply_threads()
     device, dtype, tier = _settings()
-    batch = fixed_batch(model, shape)
-    trainer = build_trainer(model, method, _options(optimizer, grad_ckpt, total_steps=1000), device, dtype, seed=0)
+    spec = get_spec(model)
+    batch = fixed_batch(spec, shape)
+    trainer = build_trainer(spec, method, _options(optimizer, grad_ckpt, total_steps=1000), device, dtype, seed=0)
     for _ in range(tier.step_warmup):
         trainer.step(batch)
     return functools.partial(trainer.step, batch)
@@ -129,9 +132,9 @@ def finetune_result(model: str, method: str, task: str) -> dict:
     device, dtype, tier = _settings()
     prof = config.profile()
     batch_size, seq_len = settings.parse_shape(tier.finetune_shape)
-    per_seed = []
+    spec, per_seed = get_spec(model), []
     for seed in settings.seeds():
-        per_seed.append(finetune_once(model, method, task, _options(), device, dtype, seed, tier.steps,
+        per_seed.append(finetune_once(spec, method, task, _options(), device, dtype, seed, tier.steps,
                                       batch_size, seq_len, prof.n_examples, max(prof.batch_sizes)))
         _release(device)
     names = ("loss", "first_loss", *get_task(task).metric_names)

@@ -70,6 +70,7 @@ def _rank_main(rank: int, world_size: int, cfg: dict, out_dir: str | None) -> li
     import torch.distributed as dist
 
     from bench_lib.train import cases as cases_train
+    from bench_lib.models import get_spec
     from bench_lib.train.step import build_trainer, measure_steps
 
     os.environ.update(MASTER_ADDR=cfg["addr"], MASTER_PORT=str(cfg["port"]))
@@ -82,12 +83,13 @@ def _rank_main(rank: int, world_size: int, cfg: dict, out_dir: str | None) -> li
     dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world_size)
     try:
         _, dtype, tier = cases_train._settings()
-        trainer = build_trainer(cfg["model"], cfg["method"], cases_train._options(
+        spec = get_spec(cfg["model"])
+        trainer = build_trainer(spec, cfg["method"], cases_train._options(
             total_steps=tier.step_warmup + tier.step_repeats), device, dtype, seed=0)
         if trainer.method.after_step is not None:
             raise NotImplementedError(f"{cfg['method']} reallocates its adapters after a step on each rank apart")
         _wrap(trainer, cfg["strategy"], rank)
-        batch = cases_train.fixed_batch(cfg["model"], cfg["shape"], seed=rank)
+        batch = cases_train.fixed_batch(spec, cfg["shape"], seed=rank)
         run = measure_steps(trainer, batch, tier.step_warmup, tier.step_repeats)
         with torch.no_grad():  # equal on every rank when gradients were all-reduced
             checksum = float(sum(p.double().sum() for p in trainer.model.parameters() if p.requires_grad))

@@ -9,7 +9,7 @@ import math
 from dataclasses import replace
 from typing import Sequence
 
-from bench_lib.models import get_spec, load_tokenizer
+from bench_lib.models import ModelSpec, load_tokenizer
 from bench_lib.tasks import get_task
 from bench_lib.tasks.loading import load_examples
 from bench_lib.train import data, stats
@@ -34,15 +34,12 @@ def evaluate(model, spec, tokenizer, task, examples, device: str, dtype: str, ba
     return {**task.score(texts, examples), "texts": texts}
 
 
-def finetune_once(model: str, method: str, task_name: str, opts: TrainOptions, device: str, dtype: str, seed: int,
+def finetune_once(spec: ModelSpec, method: str, task_name: str, opts: TrainOptions, device: str, dtype: str, seed: int,
                   steps: int, batch_size: int, seq_len: int, n_eval: int, eval_batch: int) -> dict:
-    spec = get_spec(model)
-    if not spec.real_weights:
-        raise NotImplementedError(f"{model} has random weights: a task score after fine-tuning would say nothing "
-                                  "about the method; use the step benchmark for its speed and memory")
+    spec.require_real_weights("a task score after fine-tuning")
     task = get_task(task_name)
     tokenizer = load_tokenizer(spec)
-    trainer = build_trainer(model, method, replace(opts, total_steps=steps), device, dtype, seed)
+    trainer = build_trainer(spec, method, replace(opts, total_steps=steps), device, dtype, seed)
     losses = train_k_steps(trainer, tokenizer, load_examples(task_name, "train"), batch_size, seq_len, steps, seed)
     scores = evaluate(trainer.model, spec, tokenizer, task, load_examples(task_name, "test", limit=n_eval),
                       device, dtype, eval_batch)

@@ -78,6 +78,6 @@ def quantize_linears(model, scheme: str, compute_dtype: str, device: str, skip=(
 
 
 def load_quantized(spec: ModelSpec, scheme: str, device: str, dtype: str):
-    if spec.kind == "arch":
+    if not spec.has_weight_files:  # bitsandbytes quantizes while loading saved weights
         return quantize_linears(load_model(spec, device, dtype), scheme, dtype, device)
     return load_model(spec, device, dtype, quantization_config=bnb_config(scheme, dtype))

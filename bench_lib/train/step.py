@@ -15,7 +15,7 @@ from bench_lib.measure import roofline
 from bench_lib.measure.energy import EnergyMeter
 from bench_lib.measure.memory import PeakMemory
 from bench_lib.measure.timing import Clock, Spread, Stopwatch
-from bench_lib.models import get_spec, load_model
+from bench_lib.models import ModelSpec, load_model
 from bench_lib.train import flops
 from bench_lib.train.methods import Method, TrainOptions, get_method, optimizer_class, with_defaults
 from bench_lib.train.quantize import load_quantized
@@ -50,10 +50,9 @@ class Trainer:
         return out.loss.item()
 
 
-def build_trainer(model: str, method_name: str, opts: TrainOptions, device: str, dtype: str, seed: int) -> Trainer:
+def build_trainer(spec: ModelSpec, method_name: str, opts: TrainOptions, device: str, dtype: str, seed: int) -> Trainer:
     import torch
 
-    spec = get_spec(model)
     method = get_method(method_name)
     opts = with_defaults(opts, method)
     opt_cls = optimizer_class(opts.optimizer, device)  # an unavailable optimizer skips before the load
