@@ -63,3 +63,17 @@ def test_cuda_peak_rises_by_the_block():
         del block
     assert pm.result.cuda_max_allocated_bytes - base == pytest.approx(BLOCK, rel=0.05)
     assert pm.result.cuda_max_reserved_bytes >= pm.result.cuda_max_allocated_bytes
+
+
+def test_device_sync_waits_on_cuda_only(monkeypatch):
+    import torch
+
+    from bench_lib.measure.timing import device_sync, no_sync
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(device))
+    assert device_sync("cpu") is no_sync
+    device_sync("cpu")()
+    assert calls == []
+    device_sync("cuda:1")()
+    assert calls == ["cuda:1"]

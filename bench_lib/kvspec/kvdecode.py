@@ -10,7 +10,7 @@ from transformers import StoppingCriteria, StoppingCriteriaList
 
 from bench_lib.kvspec import kvcache
 from bench_lib.measure.memory import PeakMemory
-from bench_lib.measure.timing import Clock, Spread
+from bench_lib.measure.timing import Clock, Spread, device_sync
 
 
 def long_prompt(tokenizer, n_tokens: int) -> list[int]:
@@ -44,10 +44,6 @@ class DecodeRun:
         return (len(self.token_ids) - 1) / self.decode_s if self.decode_s > 0 else float("nan")
 
 
-def _sync_for(device: str):
-    return (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else (lambda: None)
-
-
 @torch.inference_mode()
 def decode_run(model, tokenizer, kv_type: str, context: int, n_decode: int, device: str) -> DecodeRun:
     """Prefill context - n_decode prompt tokens, then decode exactly n_decode tokens greedily
@@ -56,7 +52,7 @@ def decode_run(model, tokenizer, kv_type: str, context: int, n_decode: int, devi
         raise ValueError(f"context {context} must exceed the {n_decode} decoded tokens")
     ids = torch.tensor([long_prompt(tokenizer, context - n_decode)], device=device)
     cache = kvcache.make_cache(kv_type, model)
-    clock = Clock(_sync_for(device))
+    clock = Clock(device_sync(device))
     steps = _Steps(clock)
     start = clock.now()
     out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), past_key_values=cache,

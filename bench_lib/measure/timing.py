@@ -2,7 +2,8 @@
 
 A CUDA kernel launch returns before the work is done, so reading the clock without a
 synchronize measures the launch, not the work. The engine says how it synchronizes; the
-clock knows nothing about devices.
+clock knows nothing about devices; `device_sync(device)` is the one place that knows how to wait
+for a torch device.
 """
 from __future__ import annotations
 
@@ -14,6 +15,20 @@ from typing import Callable, Sequence
 
 def no_sync() -> None:
     pass
+
+
+def device_sync(device: str) -> Callable[[], None]:
+    """A function that waits for the work queued on a torch device: CUDA synchronizes, a CPU's
+    work is done when the call returns. torch is imported on the first call only, so engines
+    that run out of process (servers, llama.cpp) never pay for it."""
+    if not str(device).startswith("cuda"):
+        return no_sync
+
+    def sync() -> None:
+        import torch
+
+        torch.cuda.synchronize(device)
+    return sync
 
 
 @dataclass
