@@ -46,7 +46,9 @@ def float_at_least(low: float, strict: bool = False) -> Callable[[str], float]:
     return parse
 
 
-def _split(text: str) -> list[str]:
+def split_list(text: str) -> list[str]:
+    """A comma-separated option value as its items (stripped, empty ones dropped); the `list_of`
+    types return the text, so commands split it here."""
     items = [x.strip() for x in text.split(",") if x.strip()]
     if not items:
         raise argparse.ArgumentTypeError(f"{text!r} names nothing; give a comma-separated list")
@@ -69,7 +71,7 @@ def list_of(known: Iterable[str] | Callable[[], Iterable[str]], what: str) -> Ca
     """A comma-separated list of names out of `known`; the text is returned as given."""
     def parse(text: str) -> str:
         names = list(known() if callable(known) else known)
-        unknown = [x for x in _split(text) if x not in names]
+        unknown = [x for x in split_list(text) if x not in names]
         if unknown:
             raise argparse.ArgumentTypeError(f"unknown {what}(s) {', '.join(map(repr, unknown))}; "
                                              f"known: {', '.join(names)}")
@@ -83,7 +85,7 @@ def int_list(low: int) -> Callable[[str], str]:
     single = int_at_least(low)
 
     def parse(text: str) -> str:
-        for item in _split(text):
+        for item in split_list(text):
             single(item)
         return text
 
@@ -95,7 +97,7 @@ def model_list(text: str) -> str:
     """Comma-separated model names, each one the registry knows (or a saved-model directory)."""
     from bench_lib.models import UnknownModelError, get_spec
 
-    for name in _split(text):
+    for name in split_list(text):
         try:
             get_spec(name)
         except UnknownModelError as exc:

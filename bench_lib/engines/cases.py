@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 from typing import Iterable
 
 from bench_lib import config, inference, resources
@@ -25,13 +24,7 @@ OVERHEAD_MAX_NEW = 128  # decode steps per overhead run (EOS ignored): per-token
 
 
 def engine_names() -> tuple[str, ...]:
-    names = tuple(x.strip() for x in os.environ.get("BENCH_ENGINES", ",".join(DEFAULT_ENGINES)).split(",")
-                  if x.strip())
-    unknown = [n for n in names if n not in ENGINES]
-    if unknown or not names:
-        raise config.ConfigError(f"BENCH_ENGINES={os.environ.get('BENCH_ENGINES')!r} names unknown engine(s) "
-                                 f"{unknown}; known engines: {', '.join(ENGINES)}")
-    return names
+    return config.env_choices("BENCH_ENGINES", DEFAULT_ENGINES, allowed=ENGINES, what="engine")
 
 
 @functools.lru_cache(maxsize=2)

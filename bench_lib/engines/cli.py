@@ -86,8 +86,8 @@ def run(args) -> int:
     from bench_lib import config
     from bench_lib.engines import cases as cases_engines
 
-    models = [m.strip() for m in args.models.split(",")] if args.models else list(config.model_names())
-    engines = [e.strip() for e in args.engines.split(",")] if args.engines else list(cases_engines.engine_names())
+    models = argcheck.split_list(args.models) if args.models else list(config.model_names())
+    engines = argcheck.split_list(args.engines) if args.engines else list(cases_engines.engine_names())
     if args.skip_parity and args.skip_overhead:
         print("llm-bench engines: --skip-parity and --skip-overhead together leave nothing to run", file=sys.stderr)
         return 2

@@ -32,10 +32,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--only", choices=("kv", "spec"), default=None)
 
 
-def _split(text: str) -> list[str]:
-    return [x.strip() for x in text.split(",") if x.strip()]
-
-
 def _cell(entry: dict, name: str, fmt: str) -> str:
     if "skip" in entry:
         return "skip"
@@ -77,18 +73,18 @@ def _table(keys: list[str], columns, grid: dict) -> list[str]:
 
 
 def run(args) -> int:
-    from bench_lib import config
+    from bench_lib import argcheck, config
     from bench_lib.kvspec import cases as cases_kvspec
 
-    models, engines, tasks = _split(args.models), _split(args.engines), _split(args.tasks)
-    contexts = [int(c) for c in _split(args.contexts)]
+    models, engines, tasks = (argcheck.split_list(x) for x in (args.models, args.engines, args.tasks))
+    contexts = [int(c) for c in argcheck.split_list(args.contexts)]
     print(f"profile {config.profile().name}, device {config.device()}")
     failed = measured = 0
     if args.only in (None, "kv"):
         print("\n### KV cache\n")
         grid = {}
         for engine in engines:
-            types = _split(args.kv_types) if engine == "hf" else cases_kvspec.kv_types(engine)
+            types = argcheck.split_list(args.kv_types) if engine == "hf" else cases_kvspec.kv_types(engine)
             for key, entry in cases_kvspec.kv_grid(models, types, contexts, engine).items():
                 grid[(engine, *key)] = entry
         print("\n".join(_table(["engine", "model", "kv type", "context"], KV_COLUMNS, grid)))
@@ -98,7 +94,7 @@ def run(args) -> int:
         print("\n### Speculative decoding\n")
         grid = {}
         for engine in engines:
-            methods = _split(args.methods)
+            methods = argcheck.split_list(args.methods)
             for key, entry in cases_kvspec.speculative_grid(models, methods, tasks, engine, args.n_prompts).items():
                 grid[(engine, *key)] = entry
         print("\n".join(_table(["engine", "model", "method", "task"], SPEC_COLUMNS, grid)))

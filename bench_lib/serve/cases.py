@@ -92,7 +92,7 @@ def warmup_count() -> int:
 
 
 def loads() -> list[str]:
-    names = [x.strip() for x in os.environ.get("BENCH_SERVE_LOADS", DEFAULT_LOADS).split(",") if x.strip()]
+    names = list(config.env_choices("BENCH_SERVE_LOADS", DEFAULT_LOADS, what="load"))
     for name in names:
         parse_load(name)
     return names

@@ -36,7 +36,7 @@ STEP_TIMEOUT_S = {"smoke": 60.0, "regular": 300.0, "full": 600.0}
 
 
 def slos() -> list[str]:
-    names = [x.strip() for x in os.environ.get("BENCH_SERVE_SLO", DEFAULT_SLO).split(";") if x.strip()]
+    names = list(config.env_choices("BENCH_SERVE_SLO", DEFAULT_SLO, sep=";", what="SLO"))
     for name in names:
         limits(name)
     return names
@@ -50,10 +50,10 @@ def limits(text: str) -> dict[str, float]:
 
 
 def _coarse(name: str, default: str, kind) -> list[float]:
-    text = os.environ.get(name, default)
+    text = os.environ.get(name) or default
     try:
-        values = [float(kind(x)) for x in text.split(",") if x.strip()]
-    except ValueError:
+        values = [float(kind(x)) for x in config.env_choices(name, default)]
+    except (ValueError, config.ConfigError):
         values = []
     if not values or min(values) <= 0 or any(math.isinf(v) for v in values):
         raise config.ConfigError(f"{name}={text!r}: give positive {kind.__name__}s, comma-separated, e.g. {default}")

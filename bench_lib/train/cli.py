@@ -157,7 +157,7 @@ def _jsonable(obj):
 
 
 def run(args) -> int:
-    from bench_lib import config
+    from bench_lib import argcheck, config
     from bench_lib.train import settings
 
     if args.ratios:
@@ -170,7 +170,7 @@ def run(args) -> int:
     else:
         model = args.model or config.model_names()[0]
         shape = args.shape or settings.shapes()[0]
-        methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else list(settings.methods())
+        methods = argcheck.split_list(args.methods) if args.methods else list(settings.methods())
         task = None if args.no_finetune else args.task
         tier = settings.tier()
         print(f"{model} on {config.device()} ({config.dtype_name()}), profile {config.profile().name}: step "
