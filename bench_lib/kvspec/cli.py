@@ -2,8 +2,7 @@
 (the same case functions asv runs; BENCH_PROFILE sets repeats and sizes)."""
 from __future__ import annotations
 
-import math
-
+from bench_lib.formatting import KIB, cell, number
 
 ENGINES = ("hf", "llamacpp", "vllm")
 
@@ -32,18 +31,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--only", choices=("kv", "spec"), default=None)
 
 
-def _cell(entry: dict, name: str, fmt: str) -> str:
-    if "skip" in entry:
-        return "skip"
-    if "error" in entry:
-        return "FAIL"
-    value = entry["result"]["metrics"].get(name)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return format(value, fmt)
-
-
-KV_COLUMNS = [("cache KiB", "kvspec_cache_bytes", None), ("engine KiB", "kvspec_cache_bytes_engine", None),
+# (column, metric, format spec[, scale])
+KV_COLUMNS = [("cache KiB", "kvspec_cache_bytes", ".1f", KIB), ("engine KiB", "kvspec_cache_bytes_engine", ".1f", KIB),
               ("decode tok/s", "kvspec_decode_tokens_per_s", ".1f"), ("prefill s", "kvspec_prefill_s", ".3f"),
               ("KLD mean", "quality_kld_mean", ".5f"), ("KLD p99", "quality_kld_p99", ".4f"),
               ("same top", "quality_same_top_p", ".3f"), ("greedy agree", "kvspec_greedy_agreement", ".2f")]
@@ -55,19 +44,14 @@ SPEC_COLUMNS = [("accept rate", "kvspec_acceptance_rate", ".3f"), ("accept len",
                 ("exact", "kvspec_greedy_exact", ".0f")]
 
 
-def _kib(entry: dict, name: str) -> str:
-    text = _cell(entry, name, ".0f")
-    return f"{float(text) / 1024:.1f}" if text.replace(".", "").isdigit() else text
-
-
 def _table(keys: list[str], columns, grid: dict) -> list[str]:
     lines = ["| " + " | ".join(keys + [c[0] for c in columns]) + " |",
              "|" + "---|" * (len(keys) + len(columns))]
     notes = []
     for key, entry in grid.items():
-        cells = [(_kib(entry, name) if fmt is None else _cell(entry, name, fmt)) for _, name, fmt in columns]
+        cells = [cell(entry, lambda m, c=c: number(m.get(c[1]), *c[2:])) for c in columns]
         lines.append("| " + " | ".join([*map(str, key), *cells]) + " |")
-        if "skip" in entry or "error" in entry:
+        if "result" not in entry:
             notes.append(f"- {', '.join(map(str, key))}: {entry.get('skip') or entry.get('error')}")
     return lines + ([""] + notes if notes else [])
 

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from bench_lib import config
+from bench_lib.formatting import MS, number
 from bench_lib.serve import cases as cases_serve
 from bench_lib.serve import servers
 from bench_lib.serve import slo
@@ -91,7 +92,7 @@ def table(searches: dict) -> str:
     head = ["search", "load", "phase", "req/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "lag p99",
             "failed", "SLO"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    ms = lambda m, k: f"{m.get(k, math.nan) * 1e3:.1f}"  # noqa: E731
+    ms = lambda m, k: number(m.get(k), ".1f", MS)  # noqa: E731
     for kind, res in searches.items():
         for s in res.steps:
             m = s.metrics
