@@ -105,13 +105,14 @@ def hf_reference_ids(model: str, n_per_task: int) -> tuple[tuple[int, ...], ...]
 
 def parity_result(model: str, engine: str, gguf_type: str | None, n_per_task: int = 2) -> dict:
     """Greedy ids of `engine` against HF's, prompt by prompt (one request at a time on both)."""
+    from bench_lib.measure.timing import agreeing_prefix
+
     reference = hf_reference_ids(model, n_per_task)
     eng = engine_with(engine, model, gguf_type)
     rows = []
     for (task, prompt, max_new), ref in zip(parity_prompts(model, n_per_task), reference):
         got = eng.generate([prompt], max_new).token_ids[0]
-        agree = next((i for i, (a, b) in enumerate(zip(got, ref)) if a != b), min(len(got), len(ref)))
-        rows.append({"task": task, "identical": list(ref) == got, "agreeing_prefix": agree,
+        rows.append({"task": task, "identical": list(ref) == got, "agreeing_prefix": agreeing_prefix(ref, got),
                      "hf_tokens": len(ref), "engine_tokens": len(got)})
     identical = sum(r["identical"] for r in rows)
     return {"model": model, "engine": engine, "gguf_type": gguf_type, "prompts": len(rows),

@@ -55,6 +55,36 @@ class Stopwatch:
         self.seconds = self.clock.now() - self.start
 
 
+@dataclass
+class DecodeRun:
+    """One greedy decode of one sequence: its tokens and, in seconds from the request's start,
+    when the first and the last token arrived. The prefill ends with the first token, so decode
+    speed is (tokens - 1) / (last - first). `cache` is the KV cache it filled, where kept."""
+    token_ids: list[int]
+    first_s: float
+    last_s: float
+    cache: object = None
+
+    @property
+    def prefill_s(self) -> float:
+        return self.first_s
+
+    @property
+    def decode_s(self) -> float:
+        return self.last_s - self.first_s
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        n = len(self.token_ids)
+        return (n - 1) / self.decode_s if n >= 2 and self.decode_s > 0 else float("nan")
+
+
+def agreeing_prefix(reference: Sequence, test: Sequence) -> int:
+    """How many leading tokens two greedy outputs share: the index of the first differing token,
+    or the shorter length where one is a prefix of the other."""
+    return next((i for i, (a, b) in enumerate(zip(reference, test)) if a != b), min(len(reference), len(test)))
+
+
 @dataclass(frozen=True)
 class Spread:
     """Median and spread of repeated measurements; quote the median with its IQR."""
