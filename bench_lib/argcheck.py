@@ -32,20 +32,6 @@ def int_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
-def float_at_least(low: float, strict: bool = False) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value != value or value < low or (strict and value == low):
-            raise argparse.ArgumentTypeError(f"{text} is out of range; use a number {'>' if strict else '>='} {low}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
-
-
 def split_list(text: str) -> list[str]:
     """A comma-separated option value as its items (stripped, empty ones dropped); the `list_of`
     types return the text, so commands split it here."""

@@ -78,7 +78,8 @@ def run(args) -> int:
         print("\n### Speculative decoding\n")
         grid = {}
         for engine in engines:
-            methods = argcheck.split_list(args.methods)
+            # --methods names HF's methods; each engine runs those its backend has
+            methods = [m for m in argcheck.split_list(args.methods) if m in cases_kvspec.spec_methods(engine)]
             for key, entry in cases_kvspec.speculative_grid(models, methods, tasks, engine, args.n_prompts).items():
                 grid[(engine, *key)] = entry
         print("\n".join(_table(["engine", "model", "method", "task"], SPEC_COLUMNS, grid)))
