@@ -26,6 +26,7 @@ from pathlib import Path
 
 from bench_lib import asv_results, environment
 from bench_lib.asv_results import Row
+from bench_lib.formatting import quantity
 
 NOISE_FILE = "aa-noise.txt"  # JSON; not .json, which asv would try to read as a result file
 
@@ -325,14 +326,6 @@ def cross_machines(rows: list[Row], machine_a: str, machine_b: str, commit_ref: 
 # --- output -------------------------------------------------------------------------------------
 
 
-def fmt(value: float, unit: str) -> str:
-    if unit == "bytes":
-        return f"{value / 2**20:.1f} MiB"
-    if unit == "seconds":
-        return f"{value * 1e3:.3g} ms"
-    return f"{value:.4g} {unit}".strip()
-
-
 def pct(x: float) -> str:
     return "inf" if math.isinf(x) else f"{x * 100:+.1f}%"
 
@@ -367,7 +360,7 @@ def render_commit(rep: dict) -> str:
         for c in rows:
             direction = {True: "higher is better", False: "lower is better", None: "direction unknown"}
             out.append(f"| `{c['label']}` | {c['metric'] or c['resolved_by']} ({direction[c['higher_is_better']]}) "
-                       f"| {fmt(c['baseline'], c['unit'])} | {fmt(c['current'], c['unit'])} | {pct(c['change'])} "
+                       f"| {quantity(c['baseline'], c['unit'])} | {quantity(c['current'], c['unit'])} | {pct(c['change'])} "
                        f"| {c['threshold']:.1%} | {c['evidence']} |")
         if verdict != "improvement":
             out += ["", "Reproduce:", ""] + [f"- `{c['label']}`:\n  `{c['command']}`" for c in rows]
@@ -381,7 +374,7 @@ def render_machines(rep: dict) -> str:
     a, b = rep["machine_a"], rep["machine_b"]
     out = [f"# llm-bench across machines @ {rep['commit'][:10]}", "", f"A = `{a}`, B = `{b}`", "",
            "| benchmark | metric | A | B | B/A | better |", "|---|---|---|---|---|---|"]
-    out += [f"| `{r['label']}` | {r['metric'] or ''} | {fmt(r['a'], r['unit'])} | {fmt(r['b'], r['unit'])} "
+    out += [f"| `{r['label']}` | {r['metric'] or ''} | {quantity(r['a'], r['unit'])} | {quantity(r['b'], r['unit'])} "
             f"| {r['ratio_b_over_a']:.3g} | {r['better']} |" for r in rep["rows"]]
     return "\n".join(out + render_failed(rep)) + "\n"
 
@@ -400,7 +393,7 @@ def render_moved(rep: dict) -> list[str]:
             out += ["", f"## {title}", "", f"| benchmark | metric | {a} | {b} | change | confidence |",
                     "|---|---|---|---|---|---|"]
             out += [f"| `{r['label']}` | {r['metric'] or ''} ({DIRECTION[r['higher_is_better']]}) "
-                    f"| {fmt(r['a'], r['unit'])} | {fmt(r['b'], r['unit'])} | {pct(r['change'])} "
+                    f"| {quantity(r['a'], r['unit'])} | {quantity(r['b'], r['unit'])} | {pct(r['change'])} "
                     f"| {r['evidence']} |" for r in moved]
     return out
 

@@ -32,21 +32,9 @@ def int_at_least(low: int) -> Callable[[str], int]:
     return parse
 
 
-def float_at_least(low: float, strict: bool = False) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if value != value or value < low or (strict and value == low):
-            raise argparse.ArgumentTypeError(f"{text} is out of range; use a number {'>' if strict else '>='} {low}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
-
-
-def _split(text: str) -> list[str]:
+def split_list(text: str) -> list[str]:
+    """A comma-separated option value as its items (stripped, empty ones dropped); the `list_of`
+    types return the text, so commands split it here."""
     items = [x.strip() for x in text.split(",") if x.strip()]
     if not items:
         raise argparse.ArgumentTypeError(f"{text!r} names nothing; give a comma-separated list")
@@ -69,7 +57,7 @@ def list_of(known: Iterable[str] | Callable[[], Iterable[str]], what: str) -> Ca
     """A comma-separated list of names out of `known`; the text is returned as given."""
     def parse(text: str) -> str:
         names = list(known() if callable(known) else known)
-        unknown = [x for x in _split(text) if x not in names]
+        unknown = [x for x in split_list(text) if x not in names]
         if unknown:
             raise argparse.ArgumentTypeError(f"unknown {what}(s) {', '.join(map(repr, unknown))}; "
                                              f"known: {', '.join(names)}")
@@ -83,7 +71,7 @@ def int_list(low: int) -> Callable[[str], str]:
     single = int_at_least(low)
 
     def parse(text: str) -> str:
-        for item in _split(text):
+        for item in split_list(text):
             single(item)
         return text
 
@@ -95,7 +83,7 @@ def model_list(text: str) -> str:
     """Comma-separated model names, each one the registry knows (or a saved-model directory)."""
     from bench_lib.models import UnknownModelError, get_spec
 
-    for name in _split(text):
+    for name in split_list(text):
         try:
             get_spec(name)
         except UnknownModelError as exc:

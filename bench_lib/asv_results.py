@@ -191,23 +191,26 @@ def suite_metrics(benchmark_dir: Path | str = "benchmarks") -> dict[str, str]:
 
 
 def _track_metric(func) -> str | None:
-    from bench_lib.metrics import METRICS
+    from bench_lib.metrics import all_metrics
 
+    records = all_metrics()
     doc = getattr(func, "__doc__", None) or ""
     try:
         name = inspect.getclosurevars(func).nonlocals.get("name")
     except TypeError:
         name = None
-    if name in METRICS and doc.startswith(METRICS[name].description):
+    if name in records and doc.startswith(records[name].description):
         return name
     # Written by hand with the record's wording: the description and unit name it.
-    named = [m.name for m in METRICS.values() if doc.startswith(f"{m.description} ({m.unit}")]
+    named = [m.name for m in records.values() if doc.startswith(f"{m.description} ({m.unit}")]
     return named[0] if len(named) == 1 else None
 
 
 def resolve_metric(bench: str, unit: str, metrics: dict | None = None, suite: dict | None = None) -> MetricMatch:
     if metrics is None:
-        from bench_lib.metrics import METRICS as metrics
+        from bench_lib.metrics import all_metrics
+
+        metrics = all_metrics()
     if suite and suite.get(bench) in metrics:
         return MetricMatch(suite[bench], metrics[suite[bench]].higher_is_better, "suite")
     method = bench.rsplit(".", 1)[-1]

@@ -6,16 +6,11 @@ import sys
 from pathlib import Path
 
 
-def _fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "failed"
-    if isinstance(value, float) and math.isnan(value):
-        return "n/a"
-    if unit == "bytes":
-        return f"{value / 2**20:.1f} MiB"
-    if unit == "seconds":
-        return f"{value * 1e3:.2f} ms"
-    return f"{value:.4g} {unit}".strip()
+def _asv_value(value: float | None, unit: str) -> str:
+    """asv writes null for a failed benchmark and NaN for a skipped one."""
+    from bench_lib import formatting
+
+    return "failed" if value is None else formatting.quantity(value, unit)
 
 
 def cmd_summary(args) -> int:
@@ -35,7 +30,7 @@ def cmd_summary(args) -> int:
             failed += r.value is None
             skipped += isinstance(r.value, float) and math.isnan(r.value)
             params = ", ".join(f"{k}={v}" for k, v in r.params.items())
-            print(f"| {r.benchmark} | {params} | {_fmt(r.value, r.unit)} |")
+            print(f"| {r.benchmark} | {params} | {_asv_value(r.value, r.unit)} |")
     print(f"\n{len(rows)} values: {len(rows) - failed - skipped} measured, {skipped} skipped, {failed} failed")
     return 0
 
@@ -59,7 +54,7 @@ def cmd_table(args) -> int:
         return 1
     methods = sorted({r.benchmark.rsplit(".", 1)[1] for r in rows})
     if args.columns:  # "ttft" or "track_ttft"
-        wanted = [c if c in methods else f"track_{c}" for c in args.columns.split(",")]
+        wanted = [c if c in methods else f"track_{c}" for c in args.columns]
         unknown = [w.removeprefix("track_") for w in wanted if w not in methods]
         if unknown:
             print(f"llm-bench table: no column(s) {', '.join(unknown)} in {args.bench!r}; columns: "
@@ -70,7 +65,7 @@ def cmd_table(args) -> int:
     table: dict[tuple, dict[str, str]] = {}
     for r in rows:
         key = tuple(r.params.get(n, "") for n in names)
-        table.setdefault(key, {})[r.benchmark.rsplit(".", 1)[1]] = _fmt(r.value, r.unit)
+        table.setdefault(key, {})[r.benchmark.rsplit(".", 1)[1]] = _asv_value(r.value, r.unit)
     print("| " + " | ".join(names + [m.removeprefix("track_") for m in methods]) + " |")
     print("|" + "---|" * (len(names) + len(methods)))
     for key in sorted(table):
@@ -121,6 +116,7 @@ def _user_errors() -> tuple[type, ...]:
 def main(argv: list[str] | None = None) -> int:
     import importlib
 
+    from bench_lib import argcheck
     from bench_lib.argcheck import OneLineParser
 
     argv = sys.argv[1:] if argv is None else argv
@@ -133,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("bench", help="regular expression over benchmark names, e.g. 'QuantSchemes'")
     p.add_argument("--results", type=Path, default=Path("results"))
     p.add_argument("--machine", default=None, help="only this asv machine")
-    p.add_argument("--columns", default=None, help="comma-separated method names to show, in order")
+    p.add_argument("--columns", type=argcheck.split_list, default=None, help="comma-separated method names to show, in order")
     p.set_defaults(func=cmd_table)
     p = sub.add_parser("check-config", help="check every BENCH_* setting without measuring (exit 2 if one is bad)")
     p.add_argument("--quiet", action="store_true", help="print nothing when the settings are usable")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Iterable
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,24 @@ class ConfigError(ValueError):
     """A setting that cannot be used; the message names the variable and the fix."""
 
 
-def _env_list(var: str, default: str) -> tuple[str, ...]:
-    items = tuple(x.strip() for x in os.environ.get(var, default).split(",") if x.strip())
-    if not items:
-        raise ConfigError(f"{var} is empty; give a comma-separated list, e.g. {var}={default}")
+def env_choices(var: str, default: str | Iterable[str], allowed: Iterable[str] | None = None,
+                what: str = "name", sep: str = ",") -> tuple[str, ...]:
+    """A list setting such as BENCH_MODELS: items split on `sep` (";" where items hold commas),
+    stripped, empty ones dropped, each checked against `allowed` when given. Unset or empty means
+    `default`, so `BENCH_X= make` behaves like leaving it out; an empty default makes the setting
+    optional (unset gives ()). A value naming nothing, or an item outside `allowed`, is one
+    ConfigError line naming the variable and the allowed values."""
+    default_text = default if isinstance(default, str) else sep.join(default)
+    raw = os.environ.get(var, "")
+    items = tuple(x.strip() for x in (raw or default_text).split(sep) if x.strip())
+    known = list(allowed) if allowed is not None else None
+    if not items and raw:
+        hint = f"one or more of {', '.join(known)}" if known else f"e.g. {var}={default_text}"
+        raise ConfigError(f"{var} is empty ({raw!r}); give a list separated by {sep!r}, {hint}")
+    unknown = [x for x in items if known is not None and x not in known]
+    if unknown:
+        raise ConfigError(f"{var}={raw!r} names unknown {what}(s) {', '.join(map(repr, unknown))}; "
+                          f"known {what}s: {', '.join(known)}")
     return items
 
 
@@ -52,7 +67,7 @@ def model_names() -> tuple[str, ...]:
     """BENCH_MODELS, each name checked against the registry (a directory with a saved model also counts)."""
     from bench_lib.models import UnknownModelError, get_spec
 
-    names = _env_list("BENCH_MODELS", "tiny-qwen3")
+    names = env_choices("BENCH_MODELS", "tiny-qwen3", what="model")
     for name in names:
         try:
             get_spec(name)
@@ -64,11 +79,7 @@ def model_names() -> tuple[str, ...]:
 def task_names() -> tuple[str, ...]:
     from bench_lib.tasks import TASKS
 
-    names = _env_list("BENCH_TASKS", ",".join(TASKS))
-    unknown = [n for n in names if n not in TASKS]
-    if unknown:
-        raise ConfigError(f"BENCH_TASKS names unknown task(s) {unknown}; known tasks: {', '.join(TASKS)}")
-    return names
+    return env_choices("BENCH_TASKS", TASKS, allowed=TASKS, what="task")
 
 
 def device() -> str:

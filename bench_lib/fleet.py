@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench_lib import asv_results, asv_run
+from bench_lib import asv_results, asv_run, config
 
 PLAN = "fleet.json"
 # Makes the jobs of the listed shard indices exit non-zero before asv runs: how the failure
@@ -132,7 +132,7 @@ def shard_regex(names: list[str], user_regex: str) -> str:
 def run_shard(spec: dict) -> dict:
     """Body of one job: fingerprint, then asv run of the shard into its own results folder."""
     os.chdir(spec["root"])
-    if str(spec["index"]) in os.environ.get(FAIL_ENV, "").split(","):
+    if str(spec["index"]) in config.env_choices(FAIL_ENV, "", what="shard index"):
         raise SystemExit(f"shard {spec['index']}: made to fail by {FAIL_ENV}")
     from bench_lib import environment
 

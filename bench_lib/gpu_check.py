@@ -13,7 +13,6 @@ a lent machine receives.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -26,7 +25,6 @@ REQUIREMENTS = ROOT / "scripts" / "gpu-wheels.txt"
 BUDGET_BYTES = 64 * 2**20
 DEADLINE_S = 8 * 60
 MODELS = ("tiny-qwen3", "arch:Qwen/Qwen3-1.7B")
-TRAIN_MODEL = "arch:Qwen/Qwen3-1.7B"
 TRAIN_SHAPE = "1x256"
 ENV = {"BENCH_DEVICE": "cuda", "BENCH_DTYPE": "bfloat16", "BENCH_PROFILE": "smoke", "HF_HUB_OFFLINE": "1",
        "BENCH_MODELS": ",".join(MODELS), "BENCH_TASKS": "arc", "BENCH_TRAIN_SHAPES": TRAIN_SHAPE,

@@ -43,14 +43,14 @@ def pareto_plot(rows: list[dict], x_key: str, x_label: str, path: Path, score_te
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from bench_lib.metrics import METRICS
+    from bench_lib.metrics import metric
 
     pts = [r for r in rows if _finite(r["score"]) and _finite(r[x_key])]
     if not pts:
         return False
     scale = 2**-20 if x_key == "peak_memory_bytes" else 1e3
     xy = [(r[x_key] * scale, r["score"]) for r in pts]
-    higher = METRICS[pts[0]["score_metric"]].higher_is_better
+    higher = metric(pts[0]["score_metric"]).higher_is_better
     front = sorted(pareto_front(xy, higher), key=lambda i: xy[i][0])
     err = [[y - r["score_ci_low"] if _finite(r.get("score_ci_low")) else 0.0 for (_, y), r in zip(xy, pts)],
            [r["score_ci_high"] - y if _finite(r.get("score_ci_high")) else 0.0 for (_, y), r in zip(xy, pts)]]

@@ -43,14 +43,7 @@ def _engines():
 def _quant_schemes():
     from bench_lib.quant.registry import SCHEMES
 
-    raw = os.environ.get("BENCH_QUANT_SCHEMES")
-    if raw is None:
-        return
-    names = [s.strip() for s in raw.split(",") if s.strip()]
-    unknown = [s for s in names if s not in SCHEMES]
-    if unknown or not names:
-        raise config.ConfigError(f"BENCH_QUANT_SCHEMES={raw!r} names unknown scheme(s) {unknown}; "
-                                 f"known: {', '.join(SCHEMES)}")
+    config.env_choices("BENCH_QUANT_SCHEMES", SCHEMES, allowed=SCHEMES, what="scheme")
 
 
 def _train():

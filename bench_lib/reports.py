@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench_lib import asv_results, pareto
+from bench_lib.formatting import quantity
 from bench_lib.tasks import headline_metrics
 
 # The score each task is judged by (the one the researchers report); other task metrics stay
@@ -142,17 +143,11 @@ def summary_rows(configs: list[Config], prices: dict[str, float]) -> list[dict]:
     return sorted(out, key=lambda r: (r["task"], r["machine"], r["configuration"]))
 
 
-def _cell(v, kind: str) -> str:
-    if v is None:
-        return "n/a"
-    return {"bytes": f"{v / 2**20:.1f} MiB", "s": f"{v * 1e3:.1f} ms", "usd": f"${v:.4g}"}.get(kind, f"{v:.4g}")
-
-
 def score_cell(row: dict) -> str:
     """The score with its 95% interval where the results hold one."""
     low, high = row.get("score_ci_low"), row.get("score_ci_high")
-    interval = f" [{_cell(low, '')}, {_cell(high, '')}]" if _finite(low) and _finite(high) else ""
-    return _cell(row["score"], "") + (interval if row["score"] is not None else "")
+    interval = f" [{quantity(low, '')}, {quantity(high, '')}]" if _finite(low) and _finite(high) else ""
+    return quantity(row["score"], "") + (interval if row["score"] is not None else "")
 
 
 def markdown(rows: list[dict], commit_note: str) -> str:
@@ -163,9 +158,9 @@ def markdown(rows: list[dict], commit_note: str) -> str:
                 "| configuration | machine | task score [95% interval] | peak memory | latency | tokens/s | $ / M tokens |",
                 "|---|---|---|---|---|---|---|"]
         out += [f"| {r['configuration']} | {r['machine']} | {score_cell(r)} "
-                f"| {_cell(r['peak_memory_bytes'], 'bytes')}{' (GPU)' if r['memory_metric'] in MEMORY[:2] else ''} "
-                f"| {_cell(r['latency_s'], 's')} | {_cell(r['tokens_per_s'], '')} "
-                f"| {_cell(r['usd_per_million_tokens'], 'usd')} |" for r in trs]
+                f"| {quantity(r['peak_memory_bytes'], 'bytes')}{' (GPU)' if r['memory_metric'] in MEMORY[:2] else ''} "
+                f"| {quantity(r['latency_s'], 'seconds')} | {quantity(r['tokens_per_s'], '')} "
+                f"| {quantity(r['usd_per_million_tokens'], 'usd')} |" for r in trs]
         out.append("")
     if not rows:
         out.append("No configuration with a task score in these results.")
@@ -218,8 +213,8 @@ def html_table(rows: list[dict]) -> str:
            "<th>tokens/s</th><th>$ / M tokens</th></tr>"
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in (
-            r["configuration"], r["machine"], score_cell(r), _cell(r["peak_memory_bytes"], "bytes"),
-            _cell(r["latency_s"], "s"), _cell(r["tokens_per_s"], ""), _cell(r["usd_per_million_tokens"], "usd"))) + "</tr>"
+            r["configuration"], r["machine"], score_cell(r), quantity(r["peak_memory_bytes"], "bytes"),
+            quantity(r["latency_s"], "seconds"), quantity(r["tokens_per_s"], ""), quantity(r["usd_per_million_tokens"], "usd"))) + "</tr>"
         for r in rows)
     return f"<table>{head}{body}</table>"
 

@@ -68,8 +68,9 @@ def test_paired_difference_needs_the_same_examples():
 
 
 def test_task_score_carries_wilson_and_bootstrap_intervals():
-    records = metrics.arc_records(["A", "B", "C", None], ["A", "B", "C", "D"])
-    out = metrics.with_intervals(records, metrics.arc_from_records, metrics.ARC_PROPORTIONS)
+    arc = get_task("arc")
+    records = arc.arc_records(["A", "B", "C", None], ["A", "B", "C", "D"])
+    out = metrics.with_intervals(records, arc.aggregate, arc.ARC_PROPORTIONS)
     assert out["arc_accuracy"] == 0.75
     assert (out["arc_accuracy_ci_low"], out["arc_accuracy_ci_high"]) == intervals.wilson(3, 4)
     assert (out["arc_unparsed_rate_ci_low"], out["arc_unparsed_rate_ci_high"]) == intervals.wilson(1, 4)
@@ -77,8 +78,9 @@ def test_task_score_carries_wilson_and_bootstrap_intervals():
 
 
 def test_squad_proportion_intervals_are_percent_over_their_subset():
-    records = metrics.squad_records(["Paris", "", "Rome", "x"], [["Paris"], [], [], ["y"]])
-    out = metrics.with_intervals(records, metrics.squad_from_records, metrics.SQUAD_PROPORTIONS)
+    squad = get_task("squad")
+    records = squad.squad_records(["Paris", "", "Rome", "x"], [["Paris"], [], [], ["y"]])
+    out = metrics.with_intervals(records, squad.aggregate, squad.SQUAD_PROPORTIONS)
     assert out["squad_noans_exact"] == 50.0
     low, high = intervals.wilson(1, 2)              # 1 of the 2 unanswerable questions
     assert out["squad_noans_exact_ci_low"] == pytest.approx(100 * low)

@@ -3,6 +3,7 @@ written, so every page is resident) and freed inside the block raises the report
 block, by either RSS method, and on CUDA by the allocator's count."""
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -63,3 +64,28 @@ def test_cuda_peak_rises_by_the_block():
         del block
     assert pm.result.cuda_max_allocated_bytes - base == pytest.approx(BLOCK, rel=0.05)
     assert pm.result.cuda_max_reserved_bytes >= pm.result.cuda_max_allocated_bytes
+
+
+def test_device_sync_waits_on_cuda_only(monkeypatch):
+    import torch
+
+    from bench_lib.measure.timing import device_sync, no_sync
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(device))
+    assert device_sync("cpu") is no_sync
+    device_sync("cpu")()
+    assert calls == []
+    device_sync("cuda:1")()
+    assert calls == ["cuda:1"]
+
+
+def test_decode_run_and_agreeing_prefix():
+    from bench_lib.measure.timing import DecodeRun, agreeing_prefix
+
+    run = DecodeRun([1, 2, 3, 4, 5], first_s=0.5, last_s=1.5)
+    assert (run.prefill_s, run.decode_s, run.decode_tokens_per_s) == (0.5, 1.0, 4.0)
+    assert math.isnan(DecodeRun([1], 0.5, 0.5).decode_tokens_per_s)
+    assert agreeing_prefix([1, 2, 3], [1, 2, 4]) == 2
+    assert agreeing_prefix([1, 2, 3], [1, 2]) == 2
+    assert agreeing_prefix([5], [6]) == 0

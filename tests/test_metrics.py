@@ -1,10 +1,13 @@
-"""Task metrics against hand-computed values (official SQuAD v2 semantics)."""
+"""Task scoring (each task's module) against hand-computed values (official SQuAD v2 semantics)."""
 import math
 
 import pytest
 
 from bench_lib import math_answer, metrics
-from bench_lib.metrics import extract_choice, extract_number, squad_exact, squad_f1
+from bench_lib.tasks import arc, openmath, squad
+from bench_lib.tasks.arc import extract_choice
+from bench_lib.tasks.openmath import extract_number
+from bench_lib.tasks.squad import squad_exact, squad_f1
 
 
 @pytest.mark.parametrize("pred,golds,em,f1", [
@@ -29,7 +32,7 @@ def test_squad_f1_counts_repeated_tokens_once_per_match():
 
 
 def test_squad_aggregate_splits_hasans_and_noans():
-    out = metrics.squad_aggregate(["Paris", "", "Rome"], [["Paris"], [], []])
+    out = squad.squad_aggregate(["Paris", "", "Rome"], [["Paris"], [], []])
     assert out["squad_exact"] == pytest.approx(200 / 3)
     assert out["squad_hasans_exact"] == 100.0
     assert out["squad_noans_exact"] == 50.0
@@ -73,7 +76,7 @@ def test_extract_choice_without_labels_is_none():
 
 
 def test_arc_aggregate_accuracy_macro_f1_and_unparsed():
-    out = metrics.arc_aggregate(["A", "B", None, "A"], ["A", "A", "B", "A"])
+    out = arc.arc_aggregate(["A", "B", None, "A"], ["A", "A", "B", "A"])
     assert out["arc_accuracy"] == 0.5
     assert out["arc_unparsed_rate"] == 0.25
     # A: tp=2 fp=0 fn=1 → 0.8 ; B: tp=0 fp=1 fn=1 → 0 ; macro = 0.4
@@ -81,14 +84,14 @@ def test_arc_aggregate_accuracy_macro_f1_and_unparsed():
 
 
 def test_openmath_aggregate():
-    out = metrics.openmath_aggregate(["\\boxed{5}", "about 7", "no idea"], [5.0, 10.0, 1.0])
+    out = openmath.openmath_aggregate(["\\boxed{5}", "about 7", "no idea"], [5.0, 10.0, 1.0])
     # exact match over all answers, as lm-eval's exact_match: 1 right of 3
     assert out["openmath_exact"] == pytest.approx(1 / 3)
     assert out["openmath_exact_strict"] == pytest.approx(1 / 3)
     assert out["openmath_absdiff"] == pytest.approx(1.5)   # (0 + 3) / 2 parsed answers
     assert out["openmath_parse_rate"] == pytest.approx(2 / 3)
     assert out["openmath_boxed_parse_rate"] == pytest.approx(1 / 3)
-    assert math.isnan(metrics.openmath_aggregate(["x"], [1.0])["openmath_absdiff"])
+    assert math.isnan(openmath.openmath_aggregate(["x"], [1.0])["openmath_absdiff"])
 
 
 @pytest.mark.parametrize("text,value", [
@@ -107,18 +110,18 @@ def test_math_answer_values(text, value):
     ("2\\pi", 2 * math.pi, 2),
 ])
 def test_expected_answers_stay_exact(expected, value, old_reading):
-    gold = metrics.parse_expected(expected)
+    gold = openmath.parse_expected(expected)
     assert gold.value == pytest.approx(value, rel=1e-12)
     # the number the lenient extractor used to read no longer matches; the value written out does
-    assert metrics.openmath_aggregate([f"\\boxed{{{old_reading}}}"], [gold])["openmath_exact"] == 0.0
-    assert metrics.openmath_aggregate([f"so \\boxed{{{value!r}}}"], [gold])["openmath_exact"] == 1.0
-    assert metrics.openmath_aggregate([f"\\boxed{{{expected}}}"], [gold])["openmath_exact_strict"] == 1.0
+    assert openmath.openmath_aggregate([f"\\boxed{{{old_reading}}}"], [gold])["openmath_exact"] == 0.0
+    assert openmath.openmath_aggregate([f"so \\boxed{{{value!r}}}"], [gold])["openmath_exact"] == 1.0
+    assert openmath.openmath_aggregate([f"\\boxed{{{expected}}}"], [gold])["openmath_exact_strict"] == 1.0
 
 
 def test_openmath_expression_answers_compare_normalized():
-    gold = metrics.parse_expected("(1, 2)")
+    gold = openmath.parse_expected("(1, 2)")
     assert gold.value is None and gold.expr == "(1,2)"
-    out = metrics.openmath_aggregate(["\\boxed{(1,2)}", "\\boxed{\\left(1, 2\\right)}", "\\boxed{(2,1)}",
+    out = openmath.openmath_aggregate(["\\boxed{(1,2)}", "\\boxed{\\left(1, 2\\right)}", "\\boxed{(2,1)}",
                                       "the answer is 2"], [gold] * 4)
     assert out["openmath_exact"] == 0.5          # 2 of 4; the bare "2" is parsed (flexible) but wrong
     assert out["openmath_boxed_parse_rate"] == 0.5   # (2,1) is a box, neither a number nor the expression
@@ -128,7 +131,7 @@ def test_openmath_expression_answers_compare_normalized():
 
 def test_openmath_strict_and_flexible():
     # a box that is not understood is unparsed (no digit taken out of it); no box: the last number counts
-    out = metrics.openmath_aggregate(["\\boxed{x = 4}", "4", "\\boxed{4}", "#### 4"], [4.0] * 4)
+    out = openmath.openmath_aggregate(["\\boxed{x = 4}", "4", "\\boxed{4}", "#### 4"], [4.0] * 4)
     assert out["openmath_exact"] == 0.75
     assert out["openmath_exact_strict"] == 0.25
     assert out["openmath_boxed_parse_rate"] == 0.25
@@ -137,15 +140,15 @@ def test_openmath_strict_and_flexible():
 
 def test_squad_hasans_split_uses_the_raw_answer_list():
     # "." normalizes to "", yet the raw list is non-empty: the official script counts it as answerable
-    out = metrics.squad_aggregate(["", "", "Paris"], [["."], [], ["Paris"]])
+    out = squad.squad_aggregate(["", "", "Paris"], [["."], [], ["Paris"]])
     assert out["squad_hasans_exact"] == 100.0    # both answerable questions: "" equals the gold "" and Paris
     assert out["squad_noans_exact"] == 100.0
-    out = metrics.squad_aggregate(["Rome"], [["."]])
+    out = squad.squad_aggregate(["Rome"], [["."]])
     assert out["squad_hasans_exact"] == 0.0 and math.isnan(out["squad_noans_exact"])
 
 
 def test_every_metric_has_unit_and_direction():
-    for m in metrics.METRICS.values():
+    for m in metrics.all_metrics().values():
         assert m.unit and isinstance(m.higher_is_better, bool), m
     with pytest.raises(KeyError, match="known metrics"):
         metrics.metric("no_such_metric")

@@ -1,6 +1,6 @@
 """A task added to the registry alone (its module: metric records, headline, tracked metrics)
-appears in every list derived from it: the generated asv classes, report headlines, fine-tuning
-scores and the quantization deltas."""
+appears in every list derived from it: the metric records, the generated asv classes, report
+headlines, fine-tuning scores and the quantization deltas."""
 from __future__ import annotations
 
 import importlib
@@ -24,13 +24,9 @@ headline_metric = "toy_score"
 finetune_metric = "toy_score"
 inference_tracks = metric_names
 key_metrics = ("toy_score",)
-for _name in metric_names:
-    for _suffix in ("", "_ci_low", "_ci_high"):
-        metrics.register(_name + _suffix, "fraction", True, "toy " + _name + _suffix)
-    metrics.register("quant_delta_" + _name, "fraction", True, "toy delta")
-for _name in key_metrics:
-    metrics.register("train_ft_" + _name + "_mean", "fraction", True, "toy fine-tuned")
-    metrics.register("train_ft_" + _name + "_ci95", "fraction", True, "toy fine-tuned interval")
+metrics.register_task_metric("toy_score", "fraction", True, "toy: share right")
+metrics.register_task_metric("toy_parse_rate", "fraction", True, "toy: share parsed")
+metrics.register_key_metric("toy_score", "toy score")
 '''
 
 
@@ -40,7 +36,9 @@ def toy_task(tmp_path, monkeypatch):
 
     (tmp_path / "toy_task_module.py").write_text(TOY)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(metrics, "METRICS", dict(metrics.METRICS))  # the toy's records vanish afterwards
+    # The registered tasks' records first, so the dict put back afterwards holds them and not the toy's.
+    metrics.all_metrics()
+    monkeypatch.setattr(metrics, "METRICS", dict(metrics.METRICS))
     monkeypatch.setitem(tasks.TASKS, "toy", "toy_task_module")
     monkeypatch.syspath_prepend(str(ROOT))
     yield
@@ -56,6 +54,42 @@ def _fresh(*names):
     for n in names:
         sys.modules.pop(n, None)
     return [importlib.import_module(n) for n in names]
+
+
+def test_a_registered_task_brings_its_metric_records(toy_task):
+    from bench_lib import metrics
+
+    assert "toy_score" not in metrics.METRICS and "toy_task_module" not in sys.modules
+    record = metrics.metric("toy_score")  # the lookup imports the registered task modules
+    assert (record.unit, record.higher_is_better) == ("fraction", True)
+    derived = {"toy_score_ci_low": True, "toy_score_ci_high": True, "toy_parse_rate_ci_high": True,
+               "quant_delta_toy_score": True, "quant_delta_toy_score_ci_low": True,
+               "quant_delta_toy_score_excludes_zero": False, "train_ft_toy_score_mean": True,
+               "train_ft_toy_score_ci95": False}
+    assert {n: metrics.metric(n).higher_is_better for n in derived} == derived
+    assert "train_ft_toy_parse_rate_mean" not in metrics.all_metrics()  # not a key metric
+
+
+def test_every_task_metric_record_lives_in_its_task_module():
+    import subprocess
+
+    from bench_lib import metrics
+    from bench_lib.tasks import TASKS, get_task, task_names
+
+    probe = ("import sys; from bench_lib import metrics; from bench_lib.tasks import TASKS; "
+             "names = [n for n in metrics.METRICS if n.split('_')[0] in TASKS]; "
+             "mods = [m for m in TASKS.values() if m in sys.modules]; print(names, mods)")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": ""}).stdout
+    assert out.strip() == "[] []"  # bench_lib.metrics alone holds no task's records
+    for task in task_names():
+        t = get_task(task)
+        for name in t.metric_names:
+            assert metrics.metric(name).name == name and metrics.interval_names(name)[0] in metrics.METRICS
+        for name in t.key_metrics:
+            assert {f"quant_delta_{name}", f"train_ft_{name}_mean", f"train_ft_{name}_ci95"} <= set(metrics.METRICS)
+    with pytest.raises(ValueError, match="registered twice"):
+        metrics.register_task_metric("arc_accuracy", "fraction", True, "again")
 
 
 def test_a_registered_task_gets_its_asv_classes(toy_task, monkeypatch):

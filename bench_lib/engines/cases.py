@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 from typing import Iterable
 
 from bench_lib import config, inference, resources
@@ -26,13 +25,7 @@ OVERHEAD_MAX_NEW = 128  # decode steps per overhead run (EOS ignored): per-token
 
 
 def engine_names() -> tuple[str, ...]:
-    names = tuple(x.strip() for x in os.environ.get("BENCH_ENGINES", ",".join(DEFAULT_ENGINES)).split(",")
-                  if x.strip())
-    unknown = [n for n in names if n not in ENGINES]
-    if unknown or not names:
-        raise config.ConfigError(f"BENCH_ENGINES={os.environ.get('BENCH_ENGINES')!r} names unknown engine(s) "
-                                 f"{unknown}; known engines: {', '.join(ENGINES)}")
-    return names
+    return config.env_choices("BENCH_ENGINES", DEFAULT_ENGINES, allowed=ENGINES, what="engine")
 
 
 def engine_with(engine: str, spec: ModelSpec, gguf_type: str | None = None):
@@ -107,14 +100,15 @@ def hf_reference_ids(spec: ModelSpec, n_per_task: int) -> tuple[tuple[int, ...],
 
 def parity_result(model: str, engine: str, gguf_type: str | None, n_per_task: int = 2) -> dict:
     """Greedy ids of `engine` against HF's, prompt by prompt (one request at a time on both)."""
+    from bench_lib.measure.timing import agreeing_prefix
+
     spec = get_spec(model)
     reference = hf_reference_ids(spec, n_per_task)  # before the engine: loading it closes HF's
     eng = engine_with(engine, spec, gguf_type)
     rows = []
     for (task, prompt, max_new), ref in zip(parity_prompts(spec, n_per_task), reference):
         got = eng.generate([prompt], max_new).token_ids[0]
-        agree = next((i for i, (a, b) in enumerate(zip(got, ref)) if a != b), min(len(got), len(ref)))
-        rows.append({"task": task, "identical": list(ref) == got, "agreeing_prefix": agree,
+        rows.append({"task": task, "identical": list(ref) == got, "agreeing_prefix": agreeing_prefix(ref, got),
                      "hf_tokens": len(ref), "engine_tokens": len(got)})
     identical = sum(r["identical"] for r in rows)
     return {"model": model, "engine": engine, "gguf_type": gguf_type, "prompts": len(rows),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench_lib import argcheck
+from bench_lib import argcheck, formatting
 from bench_lib.engines.registry import ENGINES
 
 
@@ -26,68 +26,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-overhead", action="store_true")
 
 
-def _status(entry: dict) -> str | None:
-    if "skip" in entry:
-        return f"skipped: {entry['skip']}"
-    if "error" in entry:
-        return f"failed: {entry['error']}"
-    return None
+def _rows(case, combos, keys, blanks: int, cells, counts: dict | None) -> list[str]:
+    """One table row per combination of `case` run as a grid: `keys(combo)` first, then
+    `cells(result)`, or the skip/failure reason followed by `blanks` empty cells."""
+    from bench_lib.grid import run_grid
 
-
-def _count(entries, counts: dict) -> None:
-    for entry in entries:
+    counts = counts if counts is not None else {"measured": 0, "skipped": 0, "failed": 0}
+    lines = []
+    for combo, entry in run_grid(case, combos).items():
         counts["measured" if "result" in entry else "skipped" if "skip" in entry else "failed"] += 1
+        why = formatting.status(entry)
+        rest = [why] + [""] * blanks if why else cells(entry["result"])
+        lines.append("| " + " | ".join([*keys(combo), *rest]) + " |")
+    return lines
 
 
 def parity_table(models, n_prompts: int, counts: dict | None = None) -> list[str]:
-    from bench_lib.grid import run_grid
     from bench_lib.engines import cases as cases_engines
 
-    combos = [(m, e, t, n_prompts) for m in models for e, t in cases_engines.PARITY_VARIANTS]
-    lines = ["| model | engine | GGUF | identical / prompts | HF tokens per prompt | shortest agreeing prefix |",
-             "|---|---|---|---|---|---|"]
-    grid = run_grid(cases_engines.parity_result, combos)
-    _count(grid.values(), counts if counts is not None else {"measured": 0, "skipped": 0, "failed": 0})
-    for (m, e, t, _), entry in grid.items():
-        status = _status(entry)
-        if status:
-            lines.append(f"| {m} | {e} | {t or '-'} | {status} | | |")
-            continue
-        r = entry["result"]
-        prefix = min(row["agreeing_prefix"] for row in r["rows"])
+    def cells(r: dict) -> list[str]:
         lengths = [row["hf_tokens"] for row in r["rows"]]
-        lines.append(f"| {m} | {e} | {t or '-'} | {r['identical']} / {r['prompts']} | "
-                     f"{min(lengths)}–{max(lengths)} | {prefix} |")
-    return lines
+        return [f"{r['identical']} / {r['prompts']}", f"{min(lengths)}–{max(lengths)}",
+                str(min(row["agreeing_prefix"] for row in r["rows"]))]
+
+    combos = [(m, e, t, n_prompts) for m in models for e, t in cases_engines.PARITY_VARIANTS]
+    return ["| model | engine | GGUF | identical / prompts | HF tokens per prompt | shortest agreeing prefix |",
+            "|---|---|---|---|---|---|"] + \
+        _rows(cases_engines.parity_result, combos, lambda c: [c[0], c[1], c[2] or "-"], 2, cells, counts)
 
 
 def overhead_table(models, engines, repeats: int, max_new: int, counts: dict | None = None) -> list[str]:
-    from bench_lib.grid import run_grid
     from bench_lib.engines import cases as cases_engines
 
-    combos = [(m, e, repeats, max_new) for m in models for e in engines]
-    lines = ["| model | engine | suite / bare decode tok/s: median [IQR] | suite tok/s | bare tok/s | "
-             "decode tokens | same ids |", "|---|---|---|---|---|---|---|"]
-    grid = run_grid(cases_engines.overhead_result, combos)
-    _count(grid.values(), counts if counts is not None else {"measured": 0, "skipped": 0, "failed": 0})
-    for (m, e, _, _), entry in grid.items():
-        status = _status(entry)
-        if status:
-            lines.append(f"| {m} | {e} | {status} | | | | |")
-            continue
-        r = entry["result"]
+    def cells(r: dict) -> list[str]:
         ratio, s, b = r["ratio"], r["suite_tokens_per_s"], r["bare_tokens_per_s"]
-        lines.append(f"| {m} | {e} | {ratio.median:.3f} [{ratio.q1:.3f}, {ratio.q3:.3f}] (n={ratio.n}) | "
-                     f"{s.median:.1f} | {b.median:.1f} | {r['decode_tokens']} | {r['same_tokens']} |")
-    return lines
+        return [f"{ratio.median:.3f} [{ratio.q1:.3f}, {ratio.q3:.3f}] (n={ratio.n})", f"{s.median:.1f}",
+                f"{b.median:.1f}", str(r["decode_tokens"]), str(r["same_tokens"])]
+
+    combos = [(m, e, repeats, max_new) for m in models for e in engines]
+    return ["| model | engine | suite / bare decode tok/s: median [IQR] | suite tok/s | bare tok/s | "
+            "decode tokens | same ids |", "|---|---|---|---|---|---|---|"] + \
+        _rows(cases_engines.overhead_result, combos, lambda c: [c[0], c[1]], 4, cells, counts)
 
 
 def run(args) -> int:
     from bench_lib import config
     from bench_lib.engines import cases as cases_engines
 
-    models = [m.strip() for m in args.models.split(",")] if args.models else list(config.model_names())
-    engines = [e.strip() for e in args.engines.split(",")] if args.engines else list(cases_engines.engine_names())
+    models = argcheck.split_list(args.models) if args.models else list(config.model_names())
+    engines = argcheck.split_list(args.engines) if args.engines else list(cases_engines.engine_names())
     if args.skip_parity and args.skip_overhead:
         print("llm-bench engines: --skip-parity and --skip-overhead together leave nothing to run", file=sys.stderr)
         return 2

@@ -19,7 +19,7 @@ import torch
 from transformers import DynamicCache, GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
 from bench_lib.engines.base import Generation, RequestTiming
-from bench_lib.measure.timing import Clock
+from bench_lib.measure.timing import Clock, device_sync
 from bench_lib.models import ModelSpec, load_model
 
 LOOPS = ("forward", "generate")
@@ -49,8 +49,7 @@ class HFEngine:
         self.clock = Clock(self.synchronize)
 
     def synchronize(self) -> None:
-        if self.device.startswith("cuda"):
-            torch.cuda.synchronize(self.device)
+        device_sync(self.device)()
 
     def _batch(self, prompts: Sequence[Sequence[int]]):
         width = max(len(p) for p in prompts)

@@ -11,24 +11,9 @@ alternate (the order flips every repeat) so drifting machine load hits both alik
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from bench_lib.measure.timing import Spread
-
-
-@dataclass
-class DecodeRun:
-    token_ids: list[int]
-    first_s: float
-    last_s: float
-
-    @property
-    def decode_tokens_per_s(self) -> float:
-        n = len(self.token_ids)
-        if n < 2 or self.last_s <= self.first_s:
-            return float("nan")
-        return (n - 1) / (self.last_s - self.first_s)
+from bench_lib.measure.timing import DecodeRun, Spread
 
 
 def hf_bare_loop(engine, prompt: Sequence[int], max_new_tokens: int) -> DecodeRun:

@@ -19,7 +19,7 @@ import threading
 from typing import Sequence
 
 from bench_lib.engines.base import EngineUnavailable, Generation, RequestTiming
-from bench_lib.measure.timing import Clock
+from bench_lib.measure.timing import Clock, device_sync
 from bench_lib.models import ModelSpec, load_tokenizer
 
 _MODES = ("auto", "inprocess", "server")
@@ -35,10 +35,7 @@ class VLLMInProcess:
         self._next_id = 0
 
     def synchronize(self) -> None:
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize(self.device)
+        device_sync(self.device)()
 
     def generate(self, prompts: Sequence[Sequence[int]], max_new_tokens: int, ignore_eos: bool = False) -> Generation:
         from vllm import SamplingParams

@@ -2,8 +2,7 @@
 (the same case functions asv runs; BENCH_PROFILE sets repeats and sizes)."""
 from __future__ import annotations
 
-import math
-
+from bench_lib.formatting import KIB, cell, number
 
 ENGINES = ("hf", "llamacpp", "vllm")
 
@@ -32,22 +31,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--only", choices=("kv", "spec"), default=None)
 
 
-def _split(text: str) -> list[str]:
-    return [x.strip() for x in text.split(",") if x.strip()]
-
-
-def _cell(entry: dict, name: str, fmt: str) -> str:
-    if "skip" in entry:
-        return "skip"
-    if "error" in entry:
-        return "FAIL"
-    value = entry["result"]["metrics"].get(name)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return format(value, fmt)
-
-
-KV_COLUMNS = [("cache KiB", "kvspec_cache_bytes", None), ("engine KiB", "kvspec_cache_bytes_engine", None),
+# (column, metric, format spec[, scale])
+KV_COLUMNS = [("cache KiB", "kvspec_cache_bytes", ".1f", KIB), ("engine KiB", "kvspec_cache_bytes_engine", ".1f", KIB),
               ("decode tok/s", "kvspec_decode_tokens_per_s", ".1f"), ("prefill s", "kvspec_prefill_s", ".3f"),
               ("KLD mean", "quality_kld_mean", ".5f"), ("KLD p99", "quality_kld_p99", ".4f"),
               ("same top", "quality_same_top_p", ".3f"), ("greedy agree", "kvspec_greedy_agreement", ".2f")]
@@ -59,36 +44,31 @@ SPEC_COLUMNS = [("accept rate", "kvspec_acceptance_rate", ".3f"), ("accept len",
                 ("exact", "kvspec_greedy_exact", ".0f")]
 
 
-def _kib(entry: dict, name: str) -> str:
-    text = _cell(entry, name, ".0f")
-    return f"{float(text) / 1024:.1f}" if text.replace(".", "").isdigit() else text
-
-
 def _table(keys: list[str], columns, grid: dict) -> list[str]:
     lines = ["| " + " | ".join(keys + [c[0] for c in columns]) + " |",
              "|" + "---|" * (len(keys) + len(columns))]
     notes = []
     for key, entry in grid.items():
-        cells = [(_kib(entry, name) if fmt is None else _cell(entry, name, fmt)) for _, name, fmt in columns]
+        cells = [cell(entry, lambda m, c=c: number(m.get(c[1]), *c[2:])) for c in columns]
         lines.append("| " + " | ".join([*map(str, key), *cells]) + " |")
-        if "skip" in entry or "error" in entry:
+        if "result" not in entry:
             notes.append(f"- {', '.join(map(str, key))}: {entry.get('skip') or entry.get('error')}")
     return lines + ([""] + notes if notes else [])
 
 
 def run(args) -> int:
-    from bench_lib import config
+    from bench_lib import argcheck, config
     from bench_lib.kvspec import cases as cases_kvspec
 
-    models, engines, tasks = _split(args.models), _split(args.engines), _split(args.tasks)
-    contexts = [int(c) for c in _split(args.contexts)]
+    models, engines, tasks = (argcheck.split_list(x) for x in (args.models, args.engines, args.tasks))
+    contexts = [int(c) for c in argcheck.split_list(args.contexts)]
     print(f"profile {config.profile().name}, device {config.device()}")
     failed = measured = 0
     if args.only in (None, "kv"):
         print("\n### KV cache\n")
         grid = {}
         for engine in engines:
-            types = _split(args.kv_types) if engine == "hf" else cases_kvspec.kv_types(engine)
+            types = argcheck.split_list(args.kv_types) if engine == "hf" else cases_kvspec.kv_types(engine)
             for key, entry in cases_kvspec.kv_grid(models, types, contexts, engine).items():
                 grid[(engine, *key)] = entry
         print("\n".join(_table(["engine", "model", "kv type", "context"], KV_COLUMNS, grid)))
@@ -98,7 +78,8 @@ def run(args) -> int:
         print("\n### Speculative decoding\n")
         grid = {}
         for engine in engines:
-            methods = _split(args.methods)
+            # --methods names HF's methods; each engine runs those its backend has
+            methods = [m for m in argcheck.split_list(args.methods) if m in cases_kvspec.spec_methods(engine)]
             for key, entry in cases_kvspec.speculative_grid(models, methods, tasks, engine, args.n_prompts).items():
                 grid[(engine, *key)] = entry
         print("\n".join(_table(["engine", "model", "method", "task"], SPEC_COLUMNS, grid)))

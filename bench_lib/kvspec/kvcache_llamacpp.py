@@ -15,7 +15,7 @@ import re
 
 from bench_lib.engines.base import EngineUnavailable
 from bench_lib.measure.memory import PeakMemory
-from bench_lib.measure.timing import Clock, Spread
+from bench_lib.measure.timing import Clock, DecodeRun
 
 # ggml block layouts: (bytes per block, elements per block). q8_0: fp16 scale + 32 int8;
 # q4_0: fp16 scale + 32 4-bit values.
@@ -63,9 +63,9 @@ def load_with_report(spec, kv_type: str, n_ctx: int):
     return eng, int(m.group(1)), reported
 
 
-def decode_run(eng, prompt: list[int], n_decode: int) -> tuple[list[int], float, float]:
-    """(tokens, prefill s, decode s): greedy, exactly n_decode tokens (an end-of-generation token
-    does not stop it, so every cache type decodes the same number)."""
+def decode_run(eng, prompt: list[int], n_decode: int) -> DecodeRun:
+    """Greedy, exactly n_decode tokens (an end-of-generation token does not stop it, so every
+    cache type decodes the same number)."""
     from bench_lib.engines.llamacpp import GREEDY
 
     clock = Clock(eng.synchronize)
@@ -77,12 +77,12 @@ def decode_run(eng, prompt: list[int], n_decode: int) -> tuple[list[int], float,
         times.append(clock.now())
         if len(ids) >= n_decode:
             break
-    return ids, times[0] - start, times[-1] - times[0]
+    return DecodeRun(ids, times[0] - start, times[-1] - start)
 
 
 def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
     from bench_lib import config, quality, resources
-    from bench_lib.kvspec.protocol import KV_DECODE_TOKENS, kv_windows
+    from bench_lib.kvspec.protocol import KV_DECODE_TOKENS, decode_spreads, kv_windows
     from bench_lib.kvspec.kvdecode import long_prompt, prefix_agreement
     from bench_lib.models import get_spec, load_config
 
@@ -93,7 +93,7 @@ def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
     ref_eng, _, _ = load_with_report(spec, REFERENCE, context)
     try:
         reference = quality.reference_logprobs(quality.llamacpp_logits_fn(ref_eng.llm), windows)
-        ref_tokens, _, _ = decode_run(ref_eng, prompt, KV_DECODE_TOKENS)
+        ref_tokens = decode_run(ref_eng, prompt, KV_DECODE_TOKENS).token_ids
     finally:
         ref_eng.close()
     eng, cells, reported = load_with_report(spec, kv_type, context)
@@ -106,16 +106,15 @@ def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
         stats = quality.compare(reference, quality.llamacpp_logits_fn(eng.llm))
     finally:
         eng.close()
-    tps = Spread.of([(len(r[0]) - 1) / r[2] for r in runs if r[2] > 0])
-    prefill = Spread.of([r[1] for r in runs])
+    spreads = decode_spreads(runs)
     metrics = {"kvspec_cache_bytes": float(expected_bytes(kv_type, load_config(spec).get_text_config(), cells)),
-               "kvspec_decode_tokens_per_s": tps.median, "kvspec_prefill_s": prefill.median,
-               "kvspec_greedy_agreement": prefix_agreement(ref_tokens, runs[0][0]), **mem.result.as_metrics()}
+               **{name: s.median for name, s in spreads.items()},
+               "kvspec_greedy_agreement": prefix_agreement(ref_tokens, runs[0].token_ids), **mem.result.as_metrics()}
     if reported is not None:  # llama.cpp prints MiB with two decimals: ±0.005 MiB
         metrics["kvspec_cache_bytes_engine"] = float(reported)
     if spec.real_weights:
         metrics.update(stats.as_metrics())
-    return {"metrics": metrics, "spreads": {"kvspec_decode_tokens_per_s": tps, "kvspec_prefill_s": prefill},
+    return {"metrics": metrics, "spreads": spreads,
             "model": model, "kv_type": kv_type, "context": context, "engine": "llamacpp", "cells": cells}
 
 

@@ -73,18 +73,19 @@ def _load(model: str, kv_type: str, max_len: int):
                             max_logprobs=-1)
 
 
-def _decode(engine, prompt: list[int], n_decode: int) -> tuple[list[int], float, float]:
-    """(tokens, prefill s, decode s) of exactly n_decode greedy tokens (EOS ignored)."""
+def _decode(engine, prompt: list[int], n_decode: int):
+    """Exactly n_decode greedy tokens (EOS ignored), as a `measure.timing.DecodeRun`."""
+    from bench_lib.measure.timing import DecodeRun
+
     gen = engine.generate([prompt], n_decode, ignore_eos=True)
     t = gen.timings[0]
-    return gen.token_ids[0], t.first_token_s, t.finish_s - t.first_token_s
+    return DecodeRun(gen.token_ids[0], t.first_token_s, t.finish_s)
 
 
 def _measure(engine, model: str, kv_type: str, context: int, reference: dict) -> dict:
     from bench_lib import config, quality, resources
-    from bench_lib.kvspec.protocol import KV_DECODE_TOKENS, kv_windows
+    from bench_lib.kvspec.protocol import KV_DECODE_TOKENS, decode_spreads, kv_windows
     from bench_lib.kvspec.kvdecode import long_prompt, prefix_agreement
-    from bench_lib.measure.timing import Spread
     from bench_lib.models import get_spec, load_config
 
     prof, spec = config.profile(), get_spec(model)
@@ -96,21 +97,20 @@ def _measure(engine, model: str, kv_type: str, context: int, reference: dict) ->
     windows = quality.evaluation_windows(tok, context, kv_windows(context, prof.name))
     fn = logits_fn(engine.llm, text_config.vocab_size)
     if kv_type == REFERENCE:
-        reference[(model, context)] = (quality.reference_logprobs(fn, windows), runs[0][0])
+        reference[(model, context)] = (quality.reference_logprobs(fn, windows), runs[0].token_ids)
     if (model, context) not in reference:
         raise RuntimeError(f"no reference ({REFERENCE} cache) for {model} at {context} tokens: it failed or "
                            f"was not in the grid")
     ref_logprobs, ref_tokens = reference[(model, context)]
-    tps = Spread.of([(len(r[0]) - 1) / r[2] for r in runs if r[2] > 0])
-    prefill = Spread.of([r[1] for r in runs])
+    spreads = decode_spreads(runs)
     block = engine.llm.llm_engine.vllm_config.cache_config.block_size
     metrics = {"kvspec_cache_bytes": float(expected_bytes(kv_type, text_config, context, config.dtype_name(), block)),
                "kvspec_cache_bytes_engine": engine_bytes(engine.llm, context),
-               "kvspec_decode_tokens_per_s": tps.median, "kvspec_prefill_s": prefill.median,
-               "kvspec_greedy_agreement": prefix_agreement(ref_tokens, runs[0][0])}
+               **{name: s.median for name, s in spreads.items()},
+               "kvspec_greedy_agreement": prefix_agreement(ref_tokens, runs[0].token_ids)}
     if spec.real_weights:
         metrics.update(quality.compare(ref_logprobs, fn).as_metrics())
-    return {"metrics": metrics, "spreads": {"kvspec_decode_tokens_per_s": tps, "kvspec_prefill_s": prefill},
+    return {"metrics": metrics, "spreads": spreads,
             "model": model, "kv_type": kv_type, "context": context, "engine": "vllm", "block_size": block}
 
 

@@ -2,15 +2,14 @@
 decoded tokens, their timings, the peak memory and the cache's bytes at the end."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
 
-from bench_lib.kvspec import kvcache
+from bench_lib.kvspec import kvcache, protocol
 from bench_lib.measure.memory import PeakMemory
-from bench_lib.measure.timing import Clock, Spread
+from bench_lib.measure.timing import Clock, DecodeRun, agreeing_prefix, device_sync
 
 
 def long_prompt(tokenizer, n_tokens: int) -> list[int]:
@@ -32,22 +31,6 @@ class _Steps(StoppingCriteria):
         return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
-@dataclass
-class DecodeRun:
-    token_ids: list[int]
-    prefill_s: float          # start → first token
-    decode_s: float           # first token → last token
-    cache: object
-
-    @property
-    def decode_tokens_per_s(self) -> float:
-        return (len(self.token_ids) - 1) / self.decode_s if self.decode_s > 0 else float("nan")
-
-
-def _sync_for(device: str):
-    return (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else (lambda: None)
-
-
 @torch.inference_mode()
 def decode_run(model, tokenizer, kv_type: str, context: int, n_decode: int, device: str) -> DecodeRun:
     """Prefill context - n_decode prompt tokens, then decode exactly n_decode tokens greedily
@@ -56,13 +39,13 @@ def decode_run(model, tokenizer, kv_type: str, context: int, n_decode: int, devi
         raise ValueError(f"context {context} must exceed the {n_decode} decoded tokens")
     ids = torch.tensor([long_prompt(tokenizer, context - n_decode)], device=device)
     cache = kvcache.make_cache(kv_type, model)
-    clock = Clock(_sync_for(device))
+    clock = Clock(device_sync(device))
     steps = _Steps(clock)
     start = clock.now()
     out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), past_key_values=cache,
                          max_new_tokens=n_decode, min_new_tokens=n_decode, do_sample=False, num_beams=1,
                          pad_token_id=tokenizer.pad_token_id, stopping_criteria=StoppingCriteriaList([steps]))
-    return DecodeRun(out[0, ids.shape[1]:].tolist(), steps.times[0] - start, steps.times[-1] - steps.times[0], cache)
+    return DecodeRun(out[0, ids.shape[1]:].tolist(), steps.times[0] - start, steps.times[-1] - start, cache)
 
 
 def measure_decode(model, tokenizer, kv_type: str, context: int, n_decode: int, device: str,
@@ -73,27 +56,20 @@ def measure_decode(model, tokenizer, kv_type: str, context: int, n_decode: int, 
     with PeakMemory(device) as mem:
         first = decode_run(model, tokenizer, kv_type, context, n_decode, device)
     runs = [first] + [decode_run(model, tokenizer, kv_type, context, n_decode, device) for _ in range(repeats - 1)]
-    tps, prefill = Spread.of([r.decode_tokens_per_s for r in runs]), Spread.of([r.prefill_s for r in runs])
+    spreads = protocol.decode_spreads(runs)
     # The cache only holds what it was fed: the last token generated is never written back.
     fed = context - 1
     metrics = {
         "kvspec_cache_bytes": float(kvcache.expected_bytes(kv_type, model.config.get_text_config(), 1,
                                                            context - n_decode, fed - (context - n_decode), dtype_bytes)),
         "kvspec_cache_bytes_engine": float(kvcache.stored_bytes(first.cache)),
-        "kvspec_decode_tokens_per_s": tps.median,
-        "kvspec_prefill_s": prefill.median,
+        **{name: s.median for name, s in spreads.items()},
         **mem.result.as_metrics(),
     }
-    return {"metrics": metrics, "spreads": {"kvspec_decode_tokens_per_s": tps, "kvspec_prefill_s": prefill},
-            "token_ids": first.token_ids}
+    return {"metrics": metrics, "spreads": spreads, "token_ids": first.token_ids}
 
 
 def prefix_agreement(reference: Sequence[int], test: Sequence[int]) -> float:
     """Share of the reference greedy tokens reproduced before the first differing token (after a
     difference the two continuations are conditioned on different text and stop being comparable)."""
-    n = 0
-    for a, b in zip(reference, test):
-        if a != b:
-            break
-        n += 1
-    return n / len(reference) if reference else float("nan")
+    return agreeing_prefix(reference, test) / len(reference) if reference else float("nan")

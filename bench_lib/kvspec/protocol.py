@@ -37,6 +37,15 @@ def kv_windows(context: int, profile_name: str) -> int:
     return max(1, -(-KV_SCORED_TOKENS[profile_name] // (context // 2)))
 
 
+def decode_spreads(runs) -> dict:
+    """Decode speed and prefill time of repeated `measure.timing.DecodeRun`s, by metric name
+    (the same two figures for every KV-cache backend)."""
+    from bench_lib.measure.timing import Spread
+
+    return {"kvspec_decode_tokens_per_s": Spread.of([r.decode_tokens_per_s for r in runs]),
+            "kvspec_prefill_s": Spread.of([r.prefill_s for r in runs])}
+
+
 def settings():
     dev = config.device()
     return dev, config.dtype_name(dev), config.profile()
@@ -94,7 +103,7 @@ def compare_with_plain(runner, prompts, repeats: int, warmup: int, what: str) ->
     """Plain and speculative generation of every prompt, interleaved (the order alternates per
     prompt and repeat so drift hits both alike); speedup = plain / speculative wall time per repeat."""
     from bench_lib.kvspec.acceptance import Acceptance
-    from bench_lib.measure.timing import Spread
+    from bench_lib.measure.timing import Spread, agreeing_prefix
 
     for _ in range(warmup):
         runner(prompts[0], False)
@@ -110,7 +119,7 @@ def compare_with_plain(runner, prompts, repeats: int, warmup: int, what: str) ->
             if spec.token_ids != plain.token_ids:
                 raise SpeculativeMismatch(
                     f"{what} prompt {i}: greedy speculative output differs from plain greedy at token "
-                    f"{_first_difference(plain.token_ids, spec.token_ids)} "
+                    f"{agreeing_prefix(plain.token_ids, spec.token_ids)} "
                     f"(plain {plain.token_ids[:16]}..., speculative {spec.token_ids[:16]}...)")
             plain_s, spec_s = plain_s + plain.wall_s, spec_s + spec.wall_s
             tokens += len(plain.token_ids)
@@ -126,6 +135,3 @@ def compare_with_plain(runner, prompts, repeats: int, warmup: int, what: str) ->
     metrics["kvspec_greedy_exact"] = 1.0  # reached only when every output matched
     return {"metrics": metrics, "spreads": spreads, "per_position": acceptance.per_position()}
 
-
-def _first_difference(a, b) -> int:
-    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))

@@ -22,12 +22,12 @@ count is then what the output kept (accepted = generated - passes).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import torch
 
 from bench_lib.kvspec.acceptance import Acceptance
-from bench_lib.measure.timing import Clock
+from bench_lib.measure.timing import Clock, device_sync
 
 # Draft tokens per step: constant, and every proposal kept (confidence threshold 0), so the
 # schedule and hence the counts repeat run to run.
@@ -174,10 +174,6 @@ class SpecRun:
     acceptance: Acceptance
 
 
-def _sync_for(device: str) -> Callable[[], None]:
-    return (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else (lambda: None)
-
-
 @torch.inference_mode()
 def generate_one(model, prompt: Sequence[int], max_new_tokens: int, eos_ids: list[int], pad_id: int,
                  kwargs: dict) -> SpecRun:
@@ -187,7 +183,7 @@ def generate_one(model, prompt: Sequence[int], max_new_tokens: int, eos_ids: lis
     recorder = _Recorder(model, len(prompt))
     handles = [model.register_forward_pre_hook(recorder.pre_hook, with_kwargs=True),
                model.register_forward_hook(recorder.hook, with_kwargs=True)]
-    clock = Clock(_sync_for(device))
+    clock = Clock(device_sync(device))
     try:
         start = clock.now()
         out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,

@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench_lib.measure.timing import device_sync
+
 _STATUS = Path("/proc/self/status")
 
 
@@ -107,7 +109,7 @@ class PeakMemory:
         if self.device.startswith("cuda"):
             import torch
 
-            torch.cuda.synchronize(self.device)
+            device_sync(self.device)()
             # Blocks an earlier engine of this process left in torch's cache would count in NVML's
             # figure of the next engine (llama.cpp after HF, say).
             gc.collect()
@@ -128,7 +130,7 @@ class PeakMemory:
         if self.device.startswith("cuda"):
             import torch
 
-            torch.cuda.synchronize(self.device)
+            device_sync(self.device)()
             if self.torch_allocator:
                 self.result.cuda_max_allocated_bytes = torch.cuda.max_memory_allocated(self.device)
                 self.result.cuda_max_reserved_bytes = torch.cuda.max_memory_reserved(self.device)

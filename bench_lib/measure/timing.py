@@ -2,7 +2,8 @@
 
 A CUDA kernel launch returns before the work is done, so reading the clock without a
 synchronize measures the launch, not the work. The engine says how it synchronizes; the
-clock knows nothing about devices.
+clock knows nothing about devices; `device_sync(device)` is the one place that knows how to wait
+for a torch device.
 """
 from __future__ import annotations
 
@@ -14,6 +15,20 @@ from typing import Callable, Sequence
 
 def no_sync() -> None:
     pass
+
+
+def device_sync(device: str) -> Callable[[], None]:
+    """A function that waits for the work queued on a torch device: CUDA synchronizes, a CPU's
+    work is done when the call returns. torch is imported on the first call only, so engines
+    that run out of process (servers, llama.cpp) never pay for it."""
+    if not str(device).startswith("cuda"):
+        return no_sync
+
+    def sync() -> None:
+        import torch
+
+        torch.cuda.synchronize(device)
+    return sync
 
 
 @dataclass
@@ -38,6 +53,36 @@ class Stopwatch:
 
     def __exit__(self, *exc) -> None:
         self.seconds = self.clock.now() - self.start
+
+
+@dataclass
+class DecodeRun:
+    """One greedy decode of one sequence: its tokens and, in seconds from the request's start,
+    when the first and the last token arrived. The prefill ends with the first token, so decode
+    speed is (tokens - 1) / (last - first). `cache` is the KV cache it filled, where kept."""
+    token_ids: list[int]
+    first_s: float
+    last_s: float
+    cache: object = None
+
+    @property
+    def prefill_s(self) -> float:
+        return self.first_s
+
+    @property
+    def decode_s(self) -> float:
+        return self.last_s - self.first_s
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        n = len(self.token_ids)
+        return (n - 1) / self.decode_s if n >= 2 and self.decode_s > 0 else float("nan")
+
+
+def agreeing_prefix(reference: Sequence, test: Sequence) -> int:
+    """How many leading tokens two greedy outputs share: the index of the first differing token,
+    or the shorter length where one is a prefix of the other."""
+    return next((i for i, (a, b) in enumerate(zip(reference, test)) if a != b), min(len(reference), len(test)))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench_lib.artifact_check import sha256_file
 from bench_lib.measure.memory import PeakMemory, current_rss_bytes
-from bench_lib.measure.timing import Clock, Stopwatch
+from bench_lib.measure.timing import Clock, Stopwatch, device_sync
 from bench_lib.quant.base import ArtifactError, Context, Quantized
 
 CACHE_VERSION = "1"
@@ -63,22 +63,13 @@ def entry_dir(spec, scheme: str, key: str) -> Path:
     return config.cache_dir() / "quant" / f"{safe}-{scheme}-{key}"
 
 
-def _device_sync(device: str):
-    def sync() -> None:
-        if device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize(device)
-    return sync
-
-
 def build(spec, scheme: str, module, variant: str, ctx: Context) -> tuple[Quantized, BuildRecord]:
     """Quantize, timing it and taking its memory peak; model loading counts as part of the build."""
     import gc
 
     gc.collect()
     before = current_rss_bytes()
-    with PeakMemory(ctx.device) as mem, Stopwatch(Clock(_device_sync(ctx.device))) as sw:
+    with PeakMemory(ctx.device) as mem, Stopwatch(Clock(device_sync(ctx.device))) as sw:
         q = module.quantize(spec, variant, ctx)
     peaks = mem.result
     return q, BuildRecord(sw.seconds, peaks.peak_rss_bytes, max(peaks.peak_rss_bytes - before, 0),

@@ -222,15 +222,9 @@ DELTA_METRICS = tuple(f"quant_delta_{m}" for t in task_names() for m in get_task
 
 def scheme_names() -> list[str]:
     """BENCH_QUANT_SCHEMES (comma-separated) or every registered scheme."""
-    import os
-
     from bench_lib.quant.registry import SCHEMES
 
-    names = [s.strip() for s in os.environ.get("BENCH_QUANT_SCHEMES", ",".join(SCHEMES)).split(",") if s.strip()]
-    unknown = [s for s in names if s not in SCHEMES]
-    if unknown:
-        raise config.ConfigError(f"BENCH_QUANT_SCHEMES names unknown scheme(s) {unknown}; known: {', '.join(SCHEMES)}")
-    return names
+    return list(config.env_choices("BENCH_QUANT_SCHEMES", SCHEMES, allowed=SCHEMES, what="scheme"))
 
 
 def quant_grid(models, schemes, with_tasks: bool = True) -> dict:

@@ -5,8 +5,9 @@ what asv records. Settings come from BENCH_PROFILE / BENCH_DEVICE / BENCH_DTYPE 
 """
 from __future__ import annotations
 
-import math
 import os
+
+from bench_lib.formatting import MIB, MISSING, number, status
 
 COLUMNS = ("scheme", "engine", "MiB", "bits/w", "KLD mean", "KLD p99", "same top p", "PPL ratio",
            "Δ arc F1", "Δ squad F1", "Δ openmath AbsDiff", "decode tok/s", "quantize s", "build RSS+ MiB")
@@ -24,31 +25,26 @@ def add_arguments(parser) -> None:
     parser.add_argument("--kld-details", action="store_true", help="print llama.cpp's full statistics per scheme")
 
 
-def _f(value, fmt: str) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
-
-
 def _delta(m: dict, key: str, fmt: str) -> str:
     """A task delta with its paired 95% interval; '*' where the interval excludes 0."""
     if m.get(key) is None:
-        return "n/a"
+        return MISSING
     star = "*" if m.get(f"{key}_excludes_zero") else ""
-    return f"{_f(m[key], fmt)}{star} [{_f(m.get(key + '_ci_low'), fmt)}, {_f(m.get(key + '_ci_high'), fmt)}]"
+    return f"{number(m[key], fmt)}{star} [{number(m.get(key + '_ci_low'), fmt)}, {number(m.get(key + '_ci_high'), fmt)}]"
 
 
 def row(scheme: str, entry: dict) -> str:
     if "result" not in entry:
-        why = entry.get("skip") or entry.get("error", "")
-        return f"| {scheme} | {'skipped' if 'skip' in entry else 'FAILED'}: {why[:140]} |" + " |" * (len(COLUMNS) - 2)
+        return f"| {scheme} | {status(entry, 150)} |" + " |" * (len(COLUMNS) - 2)
     r = entry["result"]
     m, k = r["metrics"], r["kld"]
-    cells = [scheme, r["engine"], _f(m["quant_weight_bytes"] / 2**20, ".2f"), _f(m["quant_bits_per_weight"], ".2f"),
+    cells = [scheme, r["engine"], number(m["quant_weight_bytes"], ".2f", MIB), number(m["quant_bits_per_weight"], ".2f"),
              f"{k.kld_mean:.5f} ± {k.kld_mean_unc:.5f}" + (f" (vs own fp {m['quant_kld_vs_own_fp']:.5f})"
-                                                          if "quant_kld_vs_own_fp" in m else ""), _f(m["quality_kld_p99"], ".4f"),
+                                                          if "quant_kld_vs_own_fp" in m else ""), number(m["quality_kld_p99"], ".4f"),
              f"{100 * k.same_top_p:.1f} ± {100 * k.same_top_p_unc:.1f} %", f"{k.ppl_ratio:.4f} ± {k.ppl_ratio_unc:.4f}",
              _delta(m, "quant_delta_arc_macro_f1", "+.3f"), _delta(m, "quant_delta_squad_f1", "+.2f"),
-             _delta(m, "quant_delta_openmath_absdiff", "+.2f"), _f(m.get("quant_decode_tokens_per_s"), ".1f"),
-             _f(m["quant_quantize_s"], ".2f"), _f(m["quant_build_rss_increase_bytes"] / 2**20, ".0f")]
+             _delta(m, "quant_delta_openmath_absdiff", "+.2f"), number(m.get("quant_decode_tokens_per_s"), ".1f"),
+             number(m["quant_quantize_s"], ".2f"), number(m["quant_build_rss_increase_bytes"], ".0f", MIB)]
     return "| " + " | ".join(cells) + " |"
 
 

@@ -12,9 +12,6 @@ from pathlib import Path
 
 from bench_lib.quant.base import ArtifactError, Quantized, SchemeUnavailable
 
-TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q4_0")
-
-
 def _llama_cpp():
     try:
         import llama_cpp

@@ -92,7 +92,7 @@ def warmup_count() -> int:
 
 
 def loads() -> list[str]:
-    names = [x.strip() for x in os.environ.get("BENCH_SERVE_LOADS", DEFAULT_LOADS).split(",") if x.strip()]
+    names = list(config.env_choices("BENCH_SERVE_LOADS", DEFAULT_LOADS, what="load"))
     for name in names:
         parse_load(name)
     return names
@@ -242,27 +242,3 @@ def per_server_grid(kind: str, models: Iterable[str], keys: Iterable[str], measu
 def serving_grid(kind: str, models: Iterable[str], load_names: Iterable[str]) -> dict:
     """{(model, load): {"result"|"skip"|"error": ...}} for one server kind."""
     return per_server_grid(kind, models, load_names, serving_result)
-
-
-TABLE_COLUMNS = (("TTFT p50", "serve_ttft_p50_s"), ("TTFT p99", "serve_ttft_p99_s"), ("TPOT p50", "serve_tpot_p50_s"),
-                 ("TPOT p99", "serve_tpot_p99_s"), ("ITL p50", "serve_itl_p50_s"), ("ITL p99", "serve_itl_p99_s"),
-                 ("E2EL p50", "serve_e2el_p50_s"), ("E2EL p99", "serve_e2el_p99_s"),
-                 ("TTFT p99 from schedule", "serve_ttft_sched_p99_s"), ("lag p99", "serve_lag_p99_s"))
-
-
-def serving_table(kind: str, grid: dict) -> str:
-    """Markdown table of one serving grid: latencies in ms, throughputs, goodput, failures."""
-    head = ["server", "model", "load", *(c for c, _ in TABLE_COLUMNS), "req/s", "out tok/s", "goodput req/s", "failed"]
-    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for (model, load), entry in grid.items():
-        if "result" not in entry:
-            why = entry.get("skip") or entry.get("error", "")
-            rows.append(f"| {kind} | {model} | {load} | " + ("skipped: " if "skip" in entry else "failed: ")
-                        + why.splitlines()[0][:120] + " |" + " |" * (len(head) - 4))
-            continue
-        m = entry["result"]["metrics"]
-        cells = [f"{m[k] * 1e3:.1f}" for _, k in TABLE_COLUMNS]
-        cells += [f"{m['serve_request_throughput']:.2f}", f"{m['serve_output_throughput']:.1f}",
-                  "not set" if math.isnan(m["serve_goodput"]) else f"{m['serve_goodput']:.2f}", f"{m['serve_failed']:.0f}"]
-        rows.append(f"| {kind} | {model} | {load} | " + " | ".join(cells) + " |")
-    return "\n".join(rows)

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from bench_lib import config
+from bench_lib.formatting import MS, number
 from bench_lib.serve import cases as cases_serve
 from bench_lib.serve import servers
 from bench_lib.serve import slo
@@ -36,7 +37,7 @@ STEP_TIMEOUT_S = {"smoke": 60.0, "regular": 300.0, "full": 600.0}
 
 
 def slos() -> list[str]:
-    names = [x.strip() for x in os.environ.get("BENCH_SERVE_SLO", DEFAULT_SLO).split(";") if x.strip()]
+    names = list(config.env_choices("BENCH_SERVE_SLO", DEFAULT_SLO, sep=";", what="SLO"))
     for name in names:
         limits(name)
     return names
@@ -50,10 +51,10 @@ def limits(text: str) -> dict[str, float]:
 
 
 def _coarse(name: str, default: str, kind) -> list[float]:
-    text = os.environ.get(name, default)
+    text = os.environ.get(name) or default
     try:
-        values = [float(kind(x)) for x in text.split(",") if x.strip()]
-    except ValueError:
+        values = [float(kind(x)) for x in config.env_choices(name, default)]
+    except (ValueError, config.ConfigError):
         values = []
     if not values or min(values) <= 0 or any(math.isinf(v) for v in values):
         raise config.ConfigError(f"{name}={text!r}: give positive {kind.__name__}s, comma-separated, e.g. {default}")
@@ -91,7 +92,7 @@ def table(searches: dict) -> str:
     head = ["search", "load", "phase", "req/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "lag p99",
             "failed", "SLO"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    ms = lambda m, k: f"{m.get(k, math.nan) * 1e3:.1f}"  # noqa: E731
+    ms = lambda m, k: number(m.get(k), ".1f", MS)  # noqa: E731
     for kind, res in searches.items():
         for s in res.steps:
             m = s.metrics

@@ -82,10 +82,6 @@ class LoadRun:
     warmup: list[RequestOutput] = field(default_factory=list)
 
 
-class EndpointError(RuntimeError):
-    """The endpoint cannot be used at all (wrong URL, not OpenAI-compatible); names the URL."""
-
-
 def sampling_settings(max_tokens: int, min_tokens: int = 0) -> dict:
     """Greedy and unpenalized on every request: servers differ in their defaults (llama.cpp's
     server applies repeat_penalty 1.1 unless told otherwise), and defaults would make the engines

@@ -8,8 +8,9 @@ BENCH_SEEDS, ...); the flags narrow the grid.
 from __future__ import annotations
 
 import json
-import math
 import sys
+
+from bench_lib.formatting import MIB, MS, cell, number
 
 PUBLISHED = {"train_qlora_over_lora_allocated": 0.38, "train_vera_over_lora_allocated": 0.80}
 
@@ -54,24 +55,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", default=None, help="also write the raw results to this file")
 
 
-def _num(value, unit: str = "") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if unit == "MiB":
-        return f"{value / 2**20:.1f}"
-    if unit == "ms":
-        return f"{value * 1e3:.1f}"
-    return f"{value:,.0f}" if unit == "int" else f"{value:.3g}"
-
-
-def _cell(entry: dict, fmt) -> str:
-    if "skip" in entry:
-        return "skipped"
-    if "error" in entry:
-        return "failed"
-    return fmt(entry["result"]["metrics"])
-
-
 def method_table(model: str, methods: list[str], shape: str, task: str | None) -> tuple[str, dict]:
     from bench_lib.train import cases as cases_train
 
@@ -86,15 +69,15 @@ def method_table(model: str, methods: list[str], shape: str, task: str | None) -
         ft = fts.get((model, meth, task), {"skip": "not run"})
         rows.append("| " + " | ".join([
             meth,
-            _cell(st, lambda m: _num(m["train_step_s"], "ms")),
-            _cell(st, lambda m: _num(m["train_tokens_per_s"])),
-            _cell(st, lambda m: _num(m.get("peak_rss_bytes"), "MiB")),
-            _cell(st, lambda m: _num(m.get("cuda_max_allocated_bytes"), "MiB")),
-            _cell(st, lambda m: _num(m["train_trainable_params"], "int")),
-            _cell(st, lambda m: _num(m["train_optimizer_state_bytes"], "MiB")),
-            _cell(st, lambda m: _num(m.get("train_saved_bytes"), "MiB")),
-            _cell(ft, lambda m: _pm(m, "loss")),
-            _cell(ft, lambda m: _pm(m, score)),
+            cell(st, lambda m: number(m["train_step_s"], ".1f", MS)),
+            cell(st, lambda m: number(m["train_tokens_per_s"], ".3g")),
+            cell(st, lambda m: number(m.get("peak_rss_bytes"), ".1f", MIB)),
+            cell(st, lambda m: number(m.get("cuda_max_allocated_bytes"), ".1f", MIB)),
+            cell(st, lambda m: number(m["train_trainable_params"], ",.0f")),
+            cell(st, lambda m: number(m["train_optimizer_state_bytes"], ".1f", MIB)),
+            cell(st, lambda m: number(m.get("train_saved_bytes"), ".1f", MIB)),
+            cell(ft, lambda m: _pm(m, "loss")),
+            cell(ft, lambda m: _pm(m, score)),
         ]) + " |")
         for what, entry in (("step", st), ("fine-tune", ft)):
             if "skip" in entry and entry["skip"] != "not run":
@@ -126,7 +109,7 @@ def _deltas(task: str | None, score: str | None, methods: list[str], model: str,
 def _pm(metrics: dict, name: str | None) -> str:
     mean = metrics.get(f"train_ft_{name}_mean")
     half = metrics.get(f"train_ft_{name}_ci95")
-    return _num(mean) + (f" ± {_num(half)}" if half is not None else "")
+    return number(mean, ".3g") + (f" ± {number(half, '.3g')}" if half is not None else "")
 
 
 def ratio_report(model: str, shape: str, grad_ckpt: bool, targets: str | None) -> tuple[str, dict]:
@@ -157,7 +140,7 @@ def _jsonable(obj):
 
 
 def run(args) -> int:
-    from bench_lib import config
+    from bench_lib import argcheck, config
     from bench_lib.train import settings
 
     if args.ratios:
@@ -170,7 +153,7 @@ def run(args) -> int:
     else:
         model = args.model or config.model_names()[0]
         shape = args.shape or settings.shapes()[0]
-        methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else list(settings.methods())
+        methods = argcheck.split_list(args.methods) if args.methods else list(settings.methods())
         task = None if args.no_finetune else args.task
         tier = settings.tier()
         print(f"{model} on {config.device()} ({config.dtype_name()}), profile {config.profile().name}: step "

@@ -45,10 +45,7 @@ def parse_shape(shape: str) -> tuple[int, int]:
 
 
 def shapes() -> tuple[str, ...]:
-    raw = os.environ.get("BENCH_TRAIN_SHAPES")
-    if not raw:
-        return tier().shapes
-    out = tuple(s.strip() for s in raw.split(",") if s.strip())
+    out = config.env_choices("BENCH_TRAIN_SHAPES", tier().shapes, what="shape")
     for s in out:
         parse_shape(s)
     return out
@@ -68,12 +65,4 @@ def seeds() -> tuple[int, ...]:
 def methods() -> tuple[str, ...]:
     from bench_lib.train.methods import METHODS
 
-    raw = os.environ.get("BENCH_TRAIN_METHODS")
-    if not raw:
-        return tuple(METHODS)
-    out = tuple(m.strip() for m in raw.split(",") if m.strip())
-    unknown = [m for m in out if m not in METHODS]
-    if unknown or not out:
-        raise config.ConfigError(f"BENCH_TRAIN_METHODS={raw!r} names unknown method(s) {unknown}; "
-                                 f"known methods: {', '.join(METHODS)}")
-    return out
+    return config.env_choices("BENCH_TRAIN_METHODS", METHODS, allowed=METHODS, what="method")

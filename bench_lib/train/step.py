@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bench_lib.measure import roofline
 from bench_lib.measure.energy import EnergyMeter
 from bench_lib.measure.memory import PeakMemory
-from bench_lib.measure.timing import Clock, Spread, Stopwatch
+from bench_lib.measure.timing import Clock, Spread, Stopwatch, device_sync
 from bench_lib.models import ModelSpec, load_model
 from bench_lib.train import flops
 from bench_lib.train.methods import Method, TrainOptions, get_method, optimizer_class, with_defaults
@@ -33,10 +33,7 @@ class Trainer:
     steps_done: int = 0
 
     def synchronize(self) -> None:
-        if self.device.startswith("cuda"):
-            import torch
-
-            torch.cuda.synchronize(self.device)
+        device_sync(self.device)()
 
     def step(self, batch: dict) -> float:
         """One optimizer step; returns its loss."""
