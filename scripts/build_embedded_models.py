@@ -56,9 +56,14 @@ KEEP_UNANSWERABLE = 0.5
 
 
 class Corpus:
-    """An endless stream of fresh conversations from the fixture generators, test rows excluded."""
+    """An endless stream of fresh conversations from the fixture generators, test rows excluded.
 
-    def __init__(self, seed: int, weights: dict[str, float] = TASK_WEIGHTS, keep_noans: float = KEEP_UNANSWERABLE):
+    arc_target "letter" replaces ARC's reference by "The answer is X." (the target of the first
+    phase of the committed build, see training_info.json); "task" keeps the task module's own."""
+
+    def __init__(self, seed: int, weights: dict[str, float] = TASK_WEIGHTS, keep_noans: float = KEEP_UNANSWERABLE,
+                 arc_target: str = "task"):
+        self.arc_target = arc_target
         self.rng = random.Random(f"corpus-{seed}")
         self.tasks = sorted(weights)
         self.weights = [weights[t] for t in self.tasks]
@@ -82,7 +87,8 @@ class Corpus:
     def next(self) -> tuple[str, list[dict]]:
         task, row = self.next_row()
         ex = get_task(task).parse_row(row, f"corpus row {self.drawn}")
-        return task, [{"role": "user", "content": ex.prompt}, {"role": "assistant", "content": ex.reference}]
+        reference = f"The answer is {ex.gold}." if task == "arc" and self.arc_target == "letter" else ex.reference
+        return task, [{"role": "user", "content": ex.prompt}, {"role": "assistant", "content": reference}]
 
 
 def train_tokenizer(texts: list[str], vocab_size: int, out: Path):
@@ -168,14 +174,22 @@ def train_model(name: str, tokenizer, args, seed: int, steps: int, out: Path, ev
                          rope_theta=10000.0, bos_token_id=None, eos_token_id=tokenizer.eos_token_id,
                          pad_token_id=tokenizer.pad_token_id, **CONFIGS[name])
     model = Qwen3ForCausalLM(config)
+    resumed = None
+    if args.resume and name == "tiny-qwen3":
+        # A second phase: the weights of an earlier phase's checkpoint, a schedule of its own.
+        resumed = {"checkpoint": Path(args.resume).name, "earlier_phase": args.phase_note}
+        model = Qwen3ForCausalLM.from_pretrained(args.resume)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.95))
     warmup = max(steps // 50, 1)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warmup, 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0)))))
-    corpus = Corpus(seed)
+    corpus = Corpus(seed + (1000 if resumed else 0), arc_target=args.arc_target)
     model.train()
     start, losses, history = time.perf_counter(), [], []
     for step in range(steps):
+        if args.stop_at and step == args.stop_at and name == "tiny-qwen3":
+            print(f"{name}: stopped at step {step} of a {steps}-step schedule (--stop-at)", flush=True)
+            break
         x, mask, weight = batch(corpus, tokenizer, args.batch_size, args.prompt_weight)
         loss = weighted_loss(model(input_ids=x, attention_mask=mask).logits, x, weight)
         loss.backward()
@@ -206,11 +220,12 @@ def train_model(name: str, tokenizer, args, seed: int, steps: int, out: Path, ev
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     info = {"name": name, "parameters": sum(p.numel() for p in model.parameters()), "config": CONFIGS[name],
-            "steps": steps, "batch_size": args.batch_size, "conversations_seen": corpus.drawn,
+            "steps": steps, "stopped_at": len(losses), "resumed_from": resumed, "arc_target": args.arc_target,
+            "batch_size": args.batch_size, "conversations_seen": corpus.drawn,
             "test_rows_excluded_from_corpus": corpus.rejected_test, "task_weights": TASK_WEIGHTS,
             "keep_unanswerable": KEEP_UNANSWERABLE, "seed": seed, "lr": args.lr,
             "prompt_token_weight": args.prompt_weight, "threads": args.threads,
-            "final_loss_mean_last_100": round(sum(losses[-100:]) / len(losses[-100:]), 4),
+            "final_loss_mean_last_100": round(sum(losses[-100:]) / max(len(losses[-100:]), 1), 4),
             "train_seconds": round(train_seconds, 1), "validation_history": history,
             "test_split_greedy": test_scores, "torch": torch.__version__}
     (out / "training_info.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -228,6 +243,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--eval-every", type=int, default=1000, help="validation on fresh generated rows (0: never)")
     parser.add_argument("--checkpoints", type=Path, help="save the model at every validation into this folder")
+    parser.add_argument("--resume", type=Path, help="start tiny-qwen3 from this checkpoint (a second phase)")
+    parser.add_argument("--phase-note", default="", help="with --resume: the command of the earlier phase, recorded")
+    parser.add_argument("--stop-at", type=int, default=0, help="end tiny-qwen3's run at this step of its schedule")
+    parser.add_argument("--arc-target", choices=("task", "letter"), default="task",
+                        help="ARC's training target: the task module's reference, or the label alone")
     parser.add_argument("--only", choices=sorted(CONFIGS), help="train one model, reusing the tokenizer in --out")
     parser.add_argument("--out", type=Path, default=OUT, help="output folder (default: the committed embedded models)")
     args = parser.parse_args()
@@ -236,8 +256,8 @@ def main() -> None:
 
     tok_dir = args.out / "tiny-qwen3"
     tok_dir.mkdir(parents=True, exist_ok=True)
-    if args.only is None:
-        sample = Corpus(seed=999)
+    if args.only is None and args.resume is None:  # a second phase keeps the first phase's tokenizer
+        sample = Corpus(seed=999, arc_target=args.arc_target)
         texts = [m["content"] for _ in range(30000) for m in sample.next()[1]]
         train_tokenizer(texts, args.vocab_size, tok_dir)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(tok_dir)

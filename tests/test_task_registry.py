@@ -121,15 +121,17 @@ def test_a_registered_task_reaches_the_derived_lists(toy_task, monkeypatch):
     assert task_names()[-1] == "toy"
     assert headline_metrics()["toy"] == "toy_score"
     try:
-        train_cli, quant_cases, engine_cases = _reloaded("bench_lib.train.cli", "bench_lib.quant.cases",
-                                                         "bench_lib.engines.cases")
+        train_cli, quant_cases, engine_cases, quant_cli = _reloaded(
+            "bench_lib.train.cli", "bench_lib.quant.cases", "bench_lib.engines.cases", "bench_lib.quant.cli")
         assert train_cli.SCORE["toy"] == "toy_score"
         assert "quant_delta_toy_score" in quant_cases.DELTA_METRICS
         assert "toy" in engine_cases.PARITY_TASKS
+        assert quant_cli.COLUMNS[-4] == "Δ toy_score"
     finally:
         monkeypatch.undo()
-        train_cli, quant_cases, _ = _reloaded("bench_lib.train.cli", "bench_lib.quant.cases", "bench_lib.engines.cases")
-    assert "toy" not in train_cli.SCORE
+        train_cli, quant_cases, _, quant_cli = _reloaded("bench_lib.train.cli", "bench_lib.quant.cases",
+                                                         "bench_lib.engines.cases", "bench_lib.quant.cli")
+    assert "toy" not in train_cli.SCORE and "Δ toy_score" not in quant_cli.COLUMNS
 
 
 def test_generated_classes_keep_the_committed_names():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bench_lib import config, intervals
 from bench_lib.grid import run_grid
-from bench_lib.metrics import METRICS, interval_names, register
+from bench_lib.metrics import METRICS, interval_names, metric, register
 from bench_lib.models import ModelSpec, get_spec
 from bench_lib.resources import examples_for
 from bench_lib.tasks import get_task, task_names
@@ -31,7 +31,7 @@ def _register_step_metrics() -> None:
     """ladder_step_<metric>: a rung minus the rung above it, for every task's key metrics."""
     for task in task_names():
         for base in get_task(task).key_metrics:
-            name, rec = f"ladder_step_{base}", METRICS[base]
+            name, rec = f"ladder_step_{base}", metric(base)
             if name in METRICS:
                 continue
             register(name, rec.unit, rec.higher_is_better,
@@ -116,8 +116,6 @@ def violations(results: dict[str, dict], metric_name: str) -> list[str]:
     """Where a ladder's `metric_name` rises beyond example noise from one rung to the next (the
     step's interval lies above 0 for a higher-is-better metric), and whether the harshest rung's
     drop from the reference misses its interval. Empty when the ladder behaves."""
-    from bench_lib.metrics import metric
-
     better_up = metric(metric_name).higher_is_better
     rungs = list(results)
     bad = []

@@ -9,8 +9,21 @@ import os
 
 from bench_lib.formatting import MIB, MISSING, number, status
 
+def _task_headlines() -> list[tuple[str, str]]:
+    """(task, headline metric) of every registered task, in registry order."""
+    from bench_lib.tasks import headline_metrics
+
+    return list(headline_metrics().items())
+
+
+def _delta_format(metric_name: str) -> str:
+    from bench_lib.metrics import metric
+
+    return "+.3f" if metric(metric_name).unit == "fraction" else "+.2f"
+
+
 COLUMNS = ("scheme", "engine", "MiB", "bits/w", "KLD mean", "KLD p99", "same top p", "PPL ratio",
-           "Δ arc F1", "Δ squad F1", "Δ openmath AbsDiff", "decode tok/s", "quantize s", "build RSS+ MiB")
+           *(f"Δ {name}" for _, name in _task_headlines()), "decode tok/s", "quantize s", "build RSS+ MiB")
 
 
 def add_arguments(parser) -> None:
@@ -23,6 +36,30 @@ def add_arguments(parser) -> None:
                         help="comma-separated schemes (default: BENCH_QUANT_SCHEMES or all)")
     parser.add_argument("--no-tasks", action="store_true", help="skip task deltas and decode speed (quality only)")
     parser.add_argument("--kld-details", action="store_true", help="print llama.cpp's full statistics per scheme")
+    parser.add_argument("--ladder", action="store_true",
+                        help="print the damage ladder instead (weights and KV cache damaged ever harder, task scores per rung)")
+
+
+def ladder_table(model: str) -> tuple[str, list[str]]:
+    """The damage ladder as a markdown table per ladder, and its violations (empty: it behaves)."""
+    from bench_lib import config
+    from bench_lib.quant import cases_ladder
+    from bench_lib.tasks import get_task
+
+    lines, bad = [], []
+    metrics = [m for t in config.task_names() for m in get_task(t).key_metrics]
+    for ladder in cases_ladder.LADDERS:
+        results = cases_ladder.ladder_results(model, ladder)
+        lines += [f"\n### {ladder} (reference: {next(iter(results))})\n",
+                  "| rung | " + " | ".join(metrics) + " |", "|" + "---|" * (len(metrics) + 1)]
+        for rung, r in results.items():
+            m = r["metrics"]
+            cells = [f"{number(m[n], _delta_format(n)[1:])} [{number(m[n + '_ci_low'], _delta_format(n)[1:])}, "
+                     f"{number(m[n + '_ci_high'], _delta_format(n)[1:])}] Δ {_delta(m, 'quant_delta_' + n, _delta_format(n))}"
+                     for n in metrics]
+            lines.append(f"| {rung} | " + " | ".join(cells) + " |")
+        bad += [f"{ladder}: {v}" for n in metrics for v in cases_ladder.violations(results, n)]
+    return "\n".join(lines), bad
 
 
 def _delta(m: dict, key: str, fmt: str) -> str:
@@ -42,8 +79,8 @@ def row(scheme: str, entry: dict) -> str:
              f"{k.kld_mean:.5f} ± {k.kld_mean_unc:.5f}" + (f" (vs own fp {m['quant_kld_vs_own_fp']:.5f})"
                                                           if "quant_kld_vs_own_fp" in m else ""), number(m["quality_kld_p99"], ".4f"),
              f"{100 * k.same_top_p:.1f} ± {100 * k.same_top_p_unc:.1f} %", f"{k.ppl_ratio:.4f} ± {k.ppl_ratio_unc:.4f}",
-             _delta(m, "quant_delta_arc_macro_f1", "+.3f"), _delta(m, "quant_delta_squad_f1", "+.2f"),
-             _delta(m, "quant_delta_openmath_absdiff", "+.2f"), number(m.get("quant_decode_tokens_per_s"), ".1f"),
+             *(_delta(m, f"quant_delta_{name}", _delta_format(name)) for _, name in _task_headlines()),
+             number(m.get("quant_decode_tokens_per_s"), ".1f"),
              number(m["quant_quantize_s"], ".2f"), number(m["quant_build_rss_increase_bytes"], ".0f", MIB)]
     return "| " + " | ".join(cells) + " |"
 
@@ -55,6 +92,15 @@ def run(args) -> int:
     if args.schemes:
         os.environ["BENCH_QUANT_SCHEMES"] = args.schemes
     model = args.model or config.model_names()[0]
+    if args.ladder:
+        table, bad = ladder_table(model)
+        print(f"model {model}, device {config.device()}, profile {config.profile().name}: value [95% interval] "
+              "Δ from the ladder's reference [paired 95% interval], * where it excludes 0")
+        print(table)
+        print("\n" + ("\n".join(f"not monotone: {b}" for b in bad) if bad else
+                      "every ladder behaves: no rung scores beyond noise above the rung before it, "
+                      "and the harshest rung's drop excludes 0"))
+        return 1 if bad else 0
     schemes = cases_quant.scheme_names()
     print(f"model {model}, device {config.device()}, dtype {config.dtype_name()}, profile {config.profile().name}\n")
     print("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS))

@@ -11,7 +11,7 @@ from bench_lib.tasks.base import DataError, Example, HubSource, require
 name = "arc"
 hub = HubSource("allenai/ai2_arc", "ARC-Challenge", {"train": "train", "test": "test"})
 metric_names = ("arc_accuracy", "arc_macro_f1", "arc_unparsed_rate")
-max_new_tokens = 8
+max_new_tokens = 32  # the chosen text, then 'The answer is X.'
 
 asv_name = "Arc"
 headline_metric = "arc_macro_f1"
@@ -47,7 +47,10 @@ def parse_row(row: dict, where: str) -> Example:
         raise DataError(f"{where}: field 'answerKey' is {answer!r}, not one of the labels {list(labels)}")
     options = "\n".join(f"{label}. {text}" for label, text in zip(labels, texts))
     prompt = f"Question: {question}\nChoices:\n{options}\nAnswer with the letter of the correct choice."
-    return Example(str(row.get("id", where)), prompt, f"The answer is {answer}.", answer,
+    # The target names the chosen text before its label: finding the label of a known answer is
+    # a look-up in the prompt, which a small model learns; picking the label directly is not.
+    chosen = str(texts[list(labels).index(answer)]).strip().rstrip(".")
+    return Example(str(row.get("id", where)), prompt, f"{chosen}. The answer is {answer}.", answer,
                    {"labels": [str(x) for x in labels], "question": question, "choices": [str(t) for t in texts]})
 
 
