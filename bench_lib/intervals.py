@@ -93,3 +93,16 @@ def paired_difference(records_a: Sequence, records_b: Sequence, statistic: Calla
         out[name] = {"delta": b[name] - a[name], "ci_low": low, "ci_high": high,
                      "excludes_zero": bool(low > 0 or high < 0)}
     return out
+
+
+def delta_metrics(prefix: str, diff: dict[str, dict], names=None) -> dict[str, float]:
+    """A paired_difference as flat metric values: <prefix><name>, its _ci_low / _ci_high and
+    _excludes_zero (1.0 or 0.0), for `names` (default: all)."""
+    out = {}
+    for name, d in diff.items():
+        if names is not None and name not in names:
+            continue
+        key = f"{prefix}{name}"
+        out.update({key: d["delta"], f"{key}_ci_low": d["ci_low"], f"{key}_ci_high": d["ci_high"],
+                    f"{key}_excludes_zero": float(d["excludes_zero"])})
+    return out

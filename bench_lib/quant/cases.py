@@ -102,13 +102,9 @@ def task_deltas(task: str, base_texts: list[str], texts: list[str]) -> dict[str,
     t = get_task(task)
     examples = examples_for(task, config.profile().n_examples)
     diff = intervals.paired_difference(t.records(base_texts, examples), t.records(texts, examples), t.aggregate)
-    out = {}
-    for name, d in diff.items():
-        key = f"quant_delta_{name}"
-        if key in DELTA_METRICS and d["delta"] == d["delta"]:
-            out.update({key: d["delta"], f"{key}_ci_low": d["ci_low"], f"{key}_ci_high": d["ci_high"],
-                        f"{key}_excludes_zero": float(d["excludes_zero"])})
-    return out
+    # a delta that is not a number (AbsDiff with nothing parsed) is left out: it reads as skipped
+    kept = {n for n, d in diff.items() if f"quant_delta_{n}" in DELTA_METRICS and d["delta"] == d["delta"]}
+    return intervals.delta_metrics("quant_delta_", diff, kept)
 
 
 def _arc_loglik_records(model_obj, spec: ModelSpec) -> list[dict]:
@@ -137,10 +133,7 @@ def calibration_metrics(q, spec: ModelSpec) -> dict[str, float]:
     records = _arc_loglik_records(q.model, spec)
     out = metrics.with_intervals(records, calibration.aggregate, calibration.PROPORTIONS)
     diff = intervals.paired_difference(_baseline_loglik(spec, _identity(spec)), records, calibration.aggregate)
-    for name, d in diff.items():
-        key = f"quant_delta_{name}"
-        out.update({key: d["delta"], f"{key}_ci_low": d["ci_low"], f"{key}_ci_high": d["ci_high"],
-                    f"{key}_excludes_zero": float(d["excludes_zero"])})
+    out.update(intervals.delta_metrics("quant_delta_", diff))
     return out
 
 

@@ -91,11 +91,8 @@ def ladder_results(model: str, ladder: str) -> dict[str, dict]:
             vs_above = intervals.paired_difference(above, cur, t.aggregate)
             for name in t.key_metrics:
                 metrics.update({k: scores[k] for k in (name, *interval_names(name))})
-                for prefix, diff in (("quant_delta_", vs_ref), ("ladder_step_", vs_above)):
-                    d = diff[name]
-                    key = f"{prefix}{name}"
-                    metrics.update({key: d["delta"], f"{key}_ci_low": d["ci_low"], f"{key}_ci_high": d["ci_high"],
-                                    f"{key}_excludes_zero": float(d["excludes_zero"])})
+            metrics.update(intervals.delta_metrics("quant_delta_", vs_ref, t.key_metrics))
+            metrics.update(intervals.delta_metrics("ladder_step_", vs_above, t.key_metrics))
         out[rung] = {"metrics": metrics, "model": model, "ladder": ladder, "rung": rung,
                      "reference": rungs[0], "profile": config.profile().name}
     return out

@@ -9,6 +9,7 @@ import os
 
 from bench_lib.formatting import MIB, MISSING, number, status
 
+
 def _task_headlines() -> list[tuple[str, str]]:
     """(task, headline metric) of every registered task, in registry order."""
     from bench_lib.tasks import headline_metrics
