@@ -1,6 +1,7 @@
 """Invariants of the train-step suite on the embedded model (CPU, a few seconds per method)."""
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -11,7 +12,7 @@ pytest.importorskip("peft")
 from bench_lib.train import cases as cases_train  # noqa: E402
 from bench_lib.engines.base import EngineUnavailable  # noqa: E402
 from bench_lib.train import flops, methods, settings, stats  # noqa: E402
-from bench_lib.models import get_spec  # noqa: E402
+from bench_lib.models import EMBEDDED_DIR, get_spec  # noqa: E402
 from bench_lib.train.methods import TrainOptions  # noqa: E402
 from bench_lib.train.step import build_trainer, count_parameters, optimizer_state_bytes, saved_bytes  # noqa: E402
 
@@ -204,7 +205,10 @@ def test_step_result_reports_every_number():
         assert m[name] > 0, name
     assert m["train_trainable_params"] == TINY_LORA_16
     assert m["train_tokens_per_s"] == pytest.approx(64 / m["train_step_s"])
-    hand = 64 * (4 * TINY_LINEAR + 6 * TINY_LORA_16 + 3 * TINY_ATTN_32)
+    # the embedded model's own vocabulary sizes its lm_head (256 × vocab) where TINY has 1000
+    vocab = json.loads((EMBEDDED_DIR / MODEL / "config.json").read_text())["vocab_size"]
+    linear = TINY_LINEAR + 256 * (vocab - 1000)
+    hand = 64 * (4 * linear + 6 * TINY_LORA_16 + 3 * TINY_ATTN_32)
     assert m["train_flops_per_s"] == pytest.approx(hand / m["train_step_s"])
 
 
