@@ -119,3 +119,33 @@ def test_resource_cache_holds_one_engine_and_closes_the_one_it_drops(monkeypatch
     assert first.closed and not second.closed and second is not first
     resources.release()
     assert second.closed and resources._held is None
+
+
+def test_bare_models_and_engines_share_the_one_slot(monkeypatch):
+    """A target and its draft are held together, in the engine's place: asking for an engine
+    drops them, and asking for the target alone loads it again rather than keep two sets."""
+    from bench_lib import models, resources
+    from bench_lib.engines import registry
+    from bench_lib.models import get_spec
+
+    class Fake:
+        def __init__(self, name):
+            self.name, self.closed = name, False
+
+        def close(self):
+            self.closed = True
+
+    loads = []
+    monkeypatch.setattr(models, "load_model", lambda spec, device, dtype: loads.append(spec.name) or spec.name)
+    monkeypatch.setattr(registry, "load_engine", lambda name, spec, device, dtype, **options: Fake(name))
+    monkeypatch.setattr(resources, "_held", None)
+    target, draft = get_spec("tiny-qwen3"), get_spec("tiny-qwen3-draft")
+    assert resources.hf_models((target, draft), "cpu", "float32") == ("tiny-qwen3", "tiny-qwen3-draft")
+    assert resources.hf_models((target, draft), "cpu", "float32") == ("tiny-qwen3", "tiny-qwen3-draft")
+    assert loads == ["tiny-qwen3", "tiny-qwen3-draft"]  # the same pair: loaded once
+    held = resources._held[1]
+    eng = resources.engine("hf", target, "cpu", "float32")
+    assert held.models == () and resources._held[1] is eng  # the pair was released for the engine
+    assert resources.hf_models((target,), "cpu", "float32") == ("tiny-qwen3",)
+    assert eng.closed and loads == ["tiny-qwen3", "tiny-qwen3-draft", "tiny-qwen3"]
+    resources.release()

@@ -1,5 +1,5 @@
 """What every KV-cache and speculative-decoding backend shares: the measured sizes, the draft
-each target gets, the prompts, the plain-versus-speculative protocol and the cached HF model.
+each target gets, the prompts and the plain-versus-speculative protocol.
 
 Backends (kvcache_hf, kvcache_llamacpp, kvcache_vllm; speculative, speculative_llamacpp,
 speculative_vllm) import this module; it imports none of them, and no case module.
@@ -14,7 +14,7 @@ import os
 
 from bench_lib import config, resources
 from bench_lib.grid import run_grid
-from bench_lib.models import ModelSpec, get_spec
+from bench_lib.models import get_spec
 
 # Tokens in the cache at the end of a decode run ("context"), and decoded tokens per run.
 KV_CONTEXTS = (256, 1024)
@@ -49,15 +49,6 @@ def decode_spreads(runs) -> dict:
 def settings():
     dev = config.device()
     return dev, config.dtype_name(dev), config.profile()
-
-
-@functools.lru_cache(maxsize=2)
-def model(spec: ModelSpec, device: str, dtype: str):
-    """The HF model, shared by the HF cache and speculative backends (a draft and its target fit)."""
-    from bench_lib.models import load_model
-
-    config.apply_threads()
-    return load_model(spec, device, dtype)
 
 
 def draft_for(model_name: str) -> str:

@@ -206,8 +206,8 @@ def make_runner(model: str, method: str, prompts, n_prompts: int):
 
     device, dtype, _ = protocol.settings()
     spec = get_spec(model)
-    target = protocol.model(spec, device, dtype)
-    draft = protocol.model(get_spec(protocol.draft_for(model)), device, dtype) if method == "draft" else None
+    specs = (spec, get_spec(protocol.draft_for(model))) if method == "draft" else (spec,)
+    target, draft = (*resources.hf_models(specs, device, dtype), None)[:2]
     kwargs = method_kwargs(method, target, draft)
     tok = resources.tokenizer_for(spec)
     eos, pad = spec.stop_token_ids(tok), tok.pad_token_id
