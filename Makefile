@@ -76,17 +76,17 @@ bench: install
 	@# Every BENCH_* setting is checked before anything is written: a run that could only fail is refused (exit 2).
 	@$(PY) -m bench_lib.cli check-config --quiet
 	@# The asv machine is named after the hardware fingerprint, so two GPUs never share a series.
-	@# bench_lib.bench_run runs asv once per benchmark file (an interrupt costs only the file in flight)
+	@# bench_lib.tracking.bench_run runs asv once per benchmark file (an interrupt costs only the file in flight)
 	@# and keeps results/benchmarks.json whole after a narrowed run; logs in logs/bench/.
 	@# A failing benchmark must not cost the others their results or the dashboard: publish,
 	@# report and summarize whatever ran, then exit with asv's status. The report comes after
 	@# asv publish, which empties html/.
 	@machine=$$($(PY) -m bench_lib.cli fingerprint --asv-machine); \
-	rc=0; HF_HUB_OFFLINE=1 $(PY) -m bench_lib.bench_run --asv $(VENV)/bin/asv -- --python=same --launch-method spawn \
+	rc=0; HF_HUB_OFFLINE=1 $(PY) -m bench_lib.tracking.bench_run --asv $(VENV)/bin/asv -- --python=same --launch-method spawn \
 	    --record-samples --machine "$$machine" --set-commit-hash $$(git rev-parse HEAD) $(ASV_TIER_ARGS) $(ASV_ARGS) || rc=$$?; \
 	  case $$rc in 2|130) exit $$rc;; esac; \
 	  $(VENV)/bin/asv publish && \
-	  { $(PY) -m bench_lib.dashboard_assets html || true; } && \
+	  { $(PY) -m bench_lib.tracking.dashboard_assets html || true; } && \
 	  $(PY) -m bench_lib.cli report $(REPORT_ARGS) && \
 	  $(PY) -m bench_lib.cli summary --results results && \
 	  echo "results:   $(CURDIR)/results/$$machine/" && \
@@ -109,7 +109,7 @@ test-fast: install
 
 publish: install
 	$(VENV)/bin/asv publish
-	-$(PY) -m bench_lib.dashboard_assets html
+	-$(PY) -m bench_lib.tracking.dashboard_assets html
 
 summary: install
 	$(PY) -m bench_lib.cli summary --results results

@@ -14,7 +14,7 @@ def _asv_value(value: float | None, unit: str) -> str:
 
 
 def cmd_summary(args) -> int:
-    from bench_lib import asv_results
+    from bench_lib.tracking import asv_results
 
     rows = asv_results.latest(asv_results.load(args.results))
     if not rows:
@@ -40,7 +40,7 @@ def cmd_table(args) -> int:
     combination, a column per benchmark method (value with its unit)."""
     import re
 
-    from bench_lib import asv_results
+    from bench_lib.tracking import asv_results
 
     try:
         pattern = re.compile(args.bench)
@@ -81,14 +81,14 @@ COMMANDS = {
     "quant": ("bench_lib.quant.cli", "scheme table of the quantization suite"),
     "engines": ("bench_lib.engines.cli", "engine parity, overhead ratios and serving tables"),
     "kvspec": ("bench_lib.kvspec.cli", "KV-cache quantization and speculative decoding tables"),
-    "fingerprint": ("bench_lib.fingerprint_cli", "hardware and software fingerprint of this machine"),
-    "alerts": ("bench_lib.alerts", "regression alerts: a commit against its baseline, or two machines"),
-    "report": ("bench_lib.reports", "summary tables, Pareto plots and the report page in html/"),
-    "upgrade-check": ("bench_lib.upgrade", "measure a library upgrade against the locked environment"),
-    "compare-commits": ("bench_lib.paired:compare", "judge a commit against another, measured interleaved in one job"),
-    "cost": ("bench_lib.cost", "where a bench run's time went, per benchmark class"),
-    "bisect": ("bench_lib.paired:bisect", "find the first commit whose benchmarks regressed, by paired runs"),
-    "fleet": ("bench_lib.fleet", "shard the asv suite over a scheduler (local, SLURM) and merge the results"),
+    "fingerprint": ("bench_lib.tracking.fingerprint_cli", "hardware and software fingerprint of this machine"),
+    "alerts": ("bench_lib.tracking.alerts", "regression alerts: a commit against its baseline, or two machines"),
+    "report": ("bench_lib.tracking.reports", "summary tables, Pareto plots and the report page in html/"),
+    "upgrade-check": ("bench_lib.tracking.upgrade", "measure a library upgrade against the locked environment"),
+    "compare-commits": ("bench_lib.tracking.paired:compare", "judge a commit against another, measured interleaved in one job"),
+    "cost": ("bench_lib.tracking.cost", "where a bench run's time went, per benchmark class"),
+    "bisect": ("bench_lib.tracking.paired:bisect", "find the first commit whose benchmarks regressed, by paired runs"),
+    "fleet": ("bench_lib.tracking.fleet", "shard the asv suite over a scheduler (local, SLURM) and merge the results"),
 }
 # Commands that measure: every BENCH_* setting is checked before they start (bench_lib.preflight).
 MEASURING = {"train", "quant", "engines", "kvspec", "upgrade-check", "compare-commits", "bisect"}

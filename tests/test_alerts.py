@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench_lib import alerts, asv_results
+from bench_lib.tracking import alerts, asv_results
 
 try:  # tests/ as a package (pytest imports it as `tests`) or as a plain directory
     from tests import test_alerts_fixture as fx

@@ -5,7 +5,7 @@ import inspect
 import sys
 from pathlib import Path
 
-from bench_lib import asv_results
+from bench_lib.tracking import asv_results
 from bench_lib.metrics import all_metrics
 
 ROOT = Path(__file__).resolve().parent.parent

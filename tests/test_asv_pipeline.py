@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench_lib import asv_results
+from bench_lib.tracking import asv_results
 
 ROOT = Path(__file__).resolve().parent.parent
 ASV = str(Path(sys.executable).parent / "asv")
@@ -52,7 +52,7 @@ def asv_run(tmp_path_factory):
     pub = subprocess.run([ASV, "publish"], cwd=tmp, env=env, capture_output=True, text=True)
     assert pub.returncode == 0, pub.stderr[-2000:]
     # asv's pages load their libraries from CDNs; make bench points them at vendored copies.
-    from bench_lib import dashboard_assets
+    from bench_lib.tracking import dashboard_assets
 
     assert dashboard_assets.localize(tmp / "html") >= 1
     return tmp

@@ -1,4 +1,4 @@
-"""`make bench`'s asv step (bench_lib.bench_run) with real asv runs on a two-file suite: an
+"""`make bench`'s asv step (bench_lib.tracking.bench_run) with real asv runs on a two-file suite: an
 interrupted run keeps the area that finished, a narrowed run keeps the full benchmarks.json, and a
 bad setting leaves an earlier run's files byte-identical."""
 import json
@@ -56,7 +56,7 @@ ALL = {"bench_a.track_value", "bench_a.track_broken", "bench_b.track_wait"}
 
 
 def _cmd(project, *extra):
-    return [sys.executable, "-m", "bench_lib.bench_run", "--asv", ASV, "--", "--python=same", "--quick",
+    return [sys.executable, "-m", "bench_lib.tracking.bench_run", "--asv", ASV, "--", "--python=same", "--quick",
             "--launch-method", "spawn", "--machine", "box", "--set-commit-hash", project["head"], *extra]
 
 
@@ -132,7 +132,7 @@ def test_failed_benchmarks_are_listed_with_a_command_that_reruns_only_them(proje
 
 
 def test_listing_replaces_only_the_areas_that_listed_themselves():
-    from bench_lib.bench_run import merged_listing
+    from bench_lib.tracking.bench_run import merged_listing
 
     before = {"version": 2, "bench_a.old": 1, "bench_a.kept": 1, "bench_b.x": 1, "bench_gone.y": 1}
     seen = {"version": 2, "bench_a.kept": 2, "bench_a.new": 2}

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from bench_lib import asv_results, cost
+from bench_lib.tracking import asv_results, cost
 
 try:  # tests/ as a package (pytest imports it as `tests`) or as a plain directory
     from tests import test_alerts_fixture as fx

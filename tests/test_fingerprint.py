@@ -6,7 +6,10 @@ import json
 
 import pytest
 
-from bench_lib import environment, fingerprint, fingerprint_cli
+from bench_lib import environment
+
+from bench_lib import fingerprint
+from bench_lib.tracking import fingerprint_cli
 
 H100 = "NVIDIA H100 80GB HBM3, 81559, 550.54.15, 9.0\n"
 RTX4090 = "NVIDIA GeForce RTX 4090, 24564, 550.54.15, 8.9\n"

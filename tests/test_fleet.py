@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bench_lib import asv_results, asv_run, fleet, fleet_merge
+from bench_lib.tracking import asv_results, asv_run, fleet, fleet_merge
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = r"ArcInference\.track_accuracy"

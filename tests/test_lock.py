@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench_lib import environment, upgrade
+from bench_lib import environment
+
+from bench_lib.tracking import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCKS = {p: (ROOT / "requirements" / f"{p}.txt").read_text() for p in ("cpu", "gpu")}

@@ -2,7 +2,7 @@
 numbered labels that do not print over each other."""
 import pytest
 
-from bench_lib import pareto, reports
+from bench_lib.tracking import pareto, reports
 
 
 def _cfg(cls, params, score, low=None, high=None, mem=6e8):

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench_lib import reports
+from bench_lib.tracking import reports
 
 try:  # tests/ as a package (pytest imports it as `tests`) or as a plain directory
     from tests import test_alerts_fixture as fx

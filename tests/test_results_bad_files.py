@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench_lib import asv_results
+from bench_lib.tracking import asv_results
 
 ROOT = Path(__file__).resolve().parent.parent
 MACHINE = "cpu-amd-epyc-2c-24g"

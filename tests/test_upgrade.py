@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bench_lib import asv_results, environment, upgrade
+from bench_lib import environment
+
+from bench_lib.tracking import asv_results, upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -40,7 +40,7 @@ def test_the_headline_regex_names_the_headline_benchmarks():
 
 
 def test_the_paired_verdict_and_the_bisection_are_valid_calls():
-    from bench_lib import paired
+    from bench_lib.tracking import paired
 
     for step, command, adder in (("Paired run", "compare-commits", paired.add_compare_arguments),
                                  ("Bisect", "bisect", paired.add_bisect_arguments)):

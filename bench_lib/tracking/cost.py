@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench_lib import asv_results
+from bench_lib.tracking import asv_results
 
 
 def class_of(benchmark: str) -> str:

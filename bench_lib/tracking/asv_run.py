@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench_lib import asv_results
+from bench_lib.tracking import asv_results
 
 
 def config(root: Path, results: Path, path: Path) -> Path:

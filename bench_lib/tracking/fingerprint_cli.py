@@ -11,7 +11,9 @@ import json
 import sys
 from pathlib import Path
 
-from bench_lib import environment, fingerprint
+from bench_lib import environment
+
+from bench_lib import fingerprint
 
 
 def add_arguments(parser) -> None:

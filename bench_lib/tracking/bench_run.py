@@ -1,6 +1,6 @@
 """The asv step of `make bench`, run so that no measured result is lost.
 
-    python -m bench_lib.bench_run [--asv ASV] [--config asv.conf.json] -- <asv run arguments>
+    python -m bench_lib.tracking.bench_run [--asv ASV] [--config asv.conf.json] -- <asv run arguments>
 
 - Every BENCH_* setting is checked first (bench_lib.preflight): a setting that would make every
   combination fail stops here, exit 2, before asv writes anything.
@@ -109,7 +109,7 @@ def _stop_group(proc: subprocess.Popen) -> None:
 
 def failed_benchmarks(results_dir: Path, machine: str | None, commit: str | None) -> list[str]:
     """Benchmark classes with a failed value (null) in this commit's result file."""
-    from bench_lib import asv_results
+    from bench_lib.tracking import asv_results
 
     rows = [r for r in asv_results.load(results_dir)
             if (machine is None or r.machine == machine) and (commit is None or r.commit == commit)]

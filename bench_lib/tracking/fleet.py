@@ -9,7 +9,7 @@ process, or a SLURM job with GPUs, memory and a time limit) that registers its n
 fingerprint as the asv machine and runs asv for its shard into a folder of its own, with the
 interpreter the command itself runs (the locked environment of `make install`). The shards'
 result files are then merged per machine, commit and environment into one asv result file
-under results/<machine>/ (bench_lib.fleet_merge) and `asv publish` runs over them.
+under results/<machine>/ (bench_lib.tracking.fleet_merge) and `asv publish` runs over them.
 """
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench_lib import asv_results, asv_run, config
+from bench_lib import config
+
+from bench_lib.tracking import asv_results, asv_run
 
 PLAN = "fleet.json"
 # Makes the jobs of the listed shard indices exit non-zero before asv runs: how the failure
@@ -231,7 +233,7 @@ def has_results(shard: dict) -> bool:
 
 
 def run(args) -> int:
-    from bench_lib import fleet_merge
+    from bench_lib.tracking import fleet_merge
 
     root = Path.cwd()
     if not (root / "asv.conf.json").exists():

@@ -24,8 +24,10 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench_lib import asv_results, environment
-from bench_lib.asv_results import Row
+from bench_lib import environment
+
+from bench_lib.tracking import asv_results
+from bench_lib.tracking.asv_results import Row
 from bench_lib.formatting import quantity
 
 NOISE_FILE = "aa-noise.txt"  # JSON; not .json, which asv would try to read as a result file

@@ -37,7 +37,9 @@ import sysconfig
 import time
 from pathlib import Path
 
-from bench_lib import alerts, asv_results, asv_run, environment
+from bench_lib import environment
+
+from bench_lib.tracking import alerts, asv_results, asv_run
 
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
 

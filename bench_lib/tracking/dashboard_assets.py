@@ -5,7 +5,7 @@ with no network (a GPU box in a locked-down cluster, CI here) the dashboard show
 "enable 3rd-party scripts" page. This fetches the same library versions once from the npm
 registry (`npm pack`, cached), copies them into html/vendor/ and points the pages at those copies.
 
-    python -m bench_lib.dashboard_assets html/       (make bench runs it after asv publish)
+    python -m bench_lib.tracking.dashboard_assets html/       (make bench runs it after asv publish)
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench_lib import asv_results, asv_run
+from bench_lib.tracking import asv_results, asv_run
 
 
 class MixedEnvironments(ValueError):

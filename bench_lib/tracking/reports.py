@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench_lib import asv_results, pareto
+from bench_lib.tracking import asv_results, pareto
 from bench_lib.formatting import quantity
 from bench_lib.tasks import headline_metrics
 

@@ -6,7 +6,7 @@ cares about (neighbours' load, frequency drift), so comparing a new result with 
 both flags unchanged code and misses real slowdowns. Here both commits are checked out side by
 side (git worktrees, as `asv continuous` does) and measured A B A B ... in one job, so drift and
 load hit both alike (duet benchmarking), and the decision uses the runs as the unit: a change
-counts when Mann-Whitney U on the rounds' values gives p < 0.05 (bench_lib.alerts.compare_runs;
+counts when Mann-Whitney U on the rounds' values gives p < 0.05 (bench_lib.tracking.alerts.compare_runs;
 samples within one run share its minutes of load, so they are not pooled across runs).
 
     llm-bench compare-commits --base HEAD~1 --bench GenerateTime --rounds 3
@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench_lib import alerts, asv_results, asv_run
+from bench_lib.tracking import alerts, asv_results, asv_run
 
 
 class PairedError(Exception):
