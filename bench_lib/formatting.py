@@ -7,6 +7,8 @@ reason goes in a note under the table, so the cell stays short).
 from __future__ import annotations
 
 import math
+import sys
+import time
 from typing import Callable
 
 MISSING = "n/a"     # a value that was not measured (None) or could not be (NaN)
@@ -54,3 +56,11 @@ def cell(entry: dict, show: Callable[[dict], str]) -> str:
     if "result" in entry:
         return show(entry["result"]["metrics"])
     return "skipped" if "skip" in entry else "failed"
+
+
+def progress(step: int, total: int, started: float, what: str) -> None:
+    """One progress line on stderr as step `step` of `total` begins: the elapsed time and, from
+    the second step on, the time left at the pace of the steps done (started: time.monotonic())."""
+    elapsed = time.monotonic() - started
+    left = f", about {elapsed / (step - 1) * (total - step + 1):.0f} s left" if step > 1 else ""
+    print(f"[{step}/{total}] {what} ({elapsed:.0f} s elapsed{left})", file=sys.stderr, flush=True)

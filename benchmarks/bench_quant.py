@@ -88,8 +88,9 @@ class QuantSchemes:
 
 class DamageLadder:
     """Progressively harsher damage (weights: none → quanto int8 → int4 → int2; KV cache:
-    DynamicCache → quanto int4 → int2) and each task's headline score on the same examples:
-    scores must not rise down a ladder, and the harshest rung's drop must exclude 0."""
+    DynamicCache → quanto int4 → int2; weight noise: 0.4, 0.8, 1.2 × row RMS) and each task's
+    headline score on the same examples: scores must not rise down a ladder, and the harshest
+    rung's drop must exclude 0."""
     param_names = ["model", "rung"]
     params = [common.MODELS, list(cases_ladder.RUNGS)]
     timeout = common.TIMEOUT

@@ -38,7 +38,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-tasks", action="store_true", help="skip task deltas and decode speed (quality only)")
     parser.add_argument("--kld-details", action="store_true", help="print llama.cpp's full statistics per scheme")
     parser.add_argument("--ladder", action="store_true",
-                        help="print the damage ladder instead (weights and KV cache damaged ever harder, task scores per rung)")
+                        help="print the damage ladder instead (weights, KV cache and weight noise damaged ever harder, task scores per rung)")
 
 
 def ladder_table(model: str) -> tuple[str, list[str]]:

@@ -33,6 +33,7 @@ SCHEMES = {
     "gguf-q5_k_m": ("bench_lib.quant.gguf", "Q5_K_M"),
     "gguf-q4_k_m": ("bench_lib.quant.gguf", "Q4_K_M"),
     "gguf-q4_0": ("bench_lib.quant.gguf", "Q4_0"),
+    "gguf-q2_k": ("bench_lib.quant.gguf", "Q2_K"),
 }
 
 

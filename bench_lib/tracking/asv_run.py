@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 from bench_lib.tracking import asv_results
@@ -56,9 +54,3 @@ def load_runs(dirs: list[Path]) -> dict[tuple, list[asv_results.Row]]:
             for row in asv_results.load(d):
                 out.setdefault(asv_results.row_key(row), []).append(row)
     return out
-
-
-def progress(step: int, total: int, started: float, what: str) -> None:
-    elapsed = time.monotonic() - started
-    left = f", about {elapsed / (step - 1) * (total - step + 1):.0f} s left" if step > 1 else ""
-    print(f"[{step}/{total}] {what} ({elapsed:.0f} s elapsed{left})", file=sys.stderr, flush=True)

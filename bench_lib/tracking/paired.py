@@ -28,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench_lib import formatting
 from bench_lib.tracking import alerts, asv_results, asv_run
 
 
@@ -76,7 +77,7 @@ def measure(commits: dict[str, str], bench: str, rounds: int, asv_args: list[str
     for i in range(rounds):
         for label, tree in trees.items():
             step[0] += 1
-            asv_run.progress(step[0], total, started, f"asv run of {label} {commits[label][:10]}, round {i + 1}")
+            formatting.progress(step[0], total, started, f"asv run of {label} {commits[label][:10]}, round {i + 1}")
             asv_run.run(Path(sys.executable), tree, results / f"{label}-{i + 1}", bench, asv_args, log)
     return {label: asv_run.load_runs([results / f"{label}-{i + 1}" for i in range(rounds)]) for label in trees}
 

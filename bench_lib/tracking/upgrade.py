@@ -37,7 +37,7 @@ import sysconfig
 import time
 from pathlib import Path
 
-from bench_lib import environment
+from bench_lib import environment, formatting
 
 from bench_lib.tracking import alerts, asv_results, asv_run
 
@@ -144,7 +144,7 @@ def build_overlay(venv: Path, candidate_lock: Path, changed: list[str]) -> Path:
 
 
 def installed_in(python: Path) -> dict[str, str]:
-    code = "import json; from bench_lib import environment as e; print(json.dumps(e.installed()))"
+    code = "import json; from bench_lib import environment, formatting as e; print(json.dumps(e.installed()))"
     out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": os.getcwd()})
     return json.loads(out.stdout)
@@ -245,7 +245,7 @@ def run(args) -> int:
     order = [(label, i) for i in range(args.rounds) for label in envs]
     started = time.monotonic()
     for step, (label, i) in enumerate(order, start=1):
-        asv_run.progress(step, len(order), started, f"asv run in the {label} environment, round {i + 1}")
+        formatting.progress(step, len(order), started, f"asv run in the {label} environment, round {i + 1}")
         asv_run.run(envs[label], Path.cwd(), results / f"{label}-{i + 1}", args.bench, args.asv_args.split(), log)
     runs = {label: asv_run.load_runs([results / f"{label}-{i + 1}" for i in range(args.rounds)]) for label in envs}
     if not any(runs.values()):
