@@ -90,6 +90,15 @@ def test_a_repeated_metric_reaches_asv_with_its_samples():
     assert common.track("squad_f1")(Holder()) == 40.0   # no spread: a number
 
 
+def test_spread_cv_is_the_samples_standard_deviation_over_their_mean():
+    from bench_lib.measure.timing import Spread
+
+    s = Spread.of([90.0, 100.0, 110.0])  # mean 100, sample standard deviation 10
+    assert s.cv == pytest.approx(0.10)
+    assert Spread.of([4.0, float("nan"), 4.0]).cv == 0.0
+    assert math.isnan(Spread.of([5.0]).cv)
+
+
 @slow
 @pytest.mark.parametrize("task", ["arc", "squad", "openmath"])
 def test_generate_benchmark(benchmark, task):

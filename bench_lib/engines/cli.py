@@ -61,12 +61,12 @@ def overhead_table(models, engines, repeats: int, max_new: int, counts: dict | N
     def cells(r: dict) -> list[str]:
         ratio, s, b = r["ratio"], r["suite_tokens_per_s"], r["bare_tokens_per_s"]
         return [f"{ratio.median:.3f} [{ratio.q1:.3f}, {ratio.q3:.3f}] (n={ratio.n})", f"{s.median:.1f}",
-                f"{b.median:.1f}", str(r["decode_tokens"]), str(r["same_tokens"])]
+                f"{s.cv:.1%}", f"{b.median:.1f}", f"{b.cv:.1%}", str(r["decode_tokens"]), str(r["same_tokens"])]
 
     combos = [(m, e, repeats, max_new) for m in models for e in engines]
-    return ["| model | engine | suite / bare decode tok/s: median [IQR] | suite tok/s | bare tok/s | "
-            "decode tokens | same ids |", "|---|---|---|---|---|---|---|"] + \
-        _rows(cases_engines.overhead_result, combos, lambda c: [c[0], c[1]], 4, cells, counts)
+    return ["| model | engine | suite / bare decode tok/s: median [IQR] | suite tok/s | suite CV | bare tok/s | "
+            "bare CV | decode tokens | same ids |", "|---|---|---|---|---|---|---|---|---|"] + \
+        _rows(cases_engines.overhead_result, combos, lambda c: [c[0], c[1]], 6, cells, counts)
 
 
 def run(args) -> int:

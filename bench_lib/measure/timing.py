@@ -115,3 +115,11 @@ class Spread:
     @property
     def iqr(self) -> float:
         return self.q3 - self.q1
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation of the samples (sample standard deviation over the mean);
+        NaN with fewer than two samples."""
+        if len(self.samples) < 2:
+            return float("nan")
+        return statistics.stdev(self.samples) / statistics.fmean(self.samples)

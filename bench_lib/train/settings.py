@@ -1,6 +1,6 @@
 """Size-tiered defaults of the train suite, read from the same BENCH_PROFILE as everything else.
 
-BENCH_SEEDS        seeds per fine-tune configuration (default 1; 3 in the full tier)
+BENCH_SEEDS        seeds per fine-tune configuration (default 1 in the smoke tier; 3 in the regular and full tiers)
 BENCH_TRAIN_SHAPES batch×sequence shapes of the step grid, e.g. "1x128,4x256"
 BENCH_TRAIN_METHODS methods of the grids (default: every registered method), e.g. "lora,dora"
 """
@@ -24,7 +24,7 @@ class TrainTier:
 
 TIERS = {
     "smoke": TrainTier(("2x64", "4x128"), steps=12, finetune_shape="4x128", step_repeats=3, step_warmup=1, seeds=1),
-    "regular": TrainTier(("1x256", "4x512"), steps=100, finetune_shape="8x256", step_repeats=5, step_warmup=2, seeds=1),
+    "regular": TrainTier(("1x256", "4x512"), steps=100, finetune_shape="8x256", step_repeats=5, step_warmup=2, seeds=3),
     "full": TrainTier(("1x512", "4x1024", "8x2048"), steps=300, finetune_shape="8x512", step_repeats=10,
                       step_warmup=3, seeds=3),
 }
