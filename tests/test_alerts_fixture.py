@@ -139,7 +139,8 @@ def register_machine(repo: Path, home: Path, fake_gpu: str | None = None, other_
     """Register an asv machine through `llm-bench fingerprint --asv-machine`; with fake_gpu, as
     if nvidia-smi had printed that line (a second, GPU machine for the cross-hardware test); with
     other_env, as if transformers were installed at OTHER_TRANSFORMERS."""
-    code = ("import sys; from bench_lib import environment as e, fingerprint as f, fingerprint_cli as c\n"
+    code = ("import sys; from bench_lib import environment as e, fingerprint as f\n"
+            "from bench_lib.tracking import fingerprint_cli as c\n"
             "if sys.argv[1]:\n"
             "    f.cuda_gpus = lambda: f.parse_nvidia_smi(sys.argv[1])\n"
             "    f.cuda_runtime = lambda: '12.8'\n"

@@ -92,7 +92,9 @@ def reproduce_command(row: Row, profile: str) -> str:
     regex = "^" + re.escape(row.benchmark)
     if row.raw_params:
         regex += re.escape("(" + ", ".join(row.raw_params) + ")")
-    return (f"{' '.join(env)} asv run --python=same --launch-method spawn --machine {row.machine} "
+    from bench_lib.tracking.asv_run import LAUNCH_METHOD
+
+    return (f"{' '.join(env)} asv run --python=same --launch-method {LAUNCH_METHOD} --machine {row.machine} "
             f"--set-commit-hash {row.commit} --bench {_shell_regex(regex + '$')}")
 
 

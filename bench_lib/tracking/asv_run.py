@@ -1,7 +1,8 @@
 """One asv run into a results folder of its own: the building block of the paired comparisons
 (`upgrade-check`: two environments, one commit; `compare-commits` and `bisect`: two commits, one
 environment). Each run registers the machine through the fingerprint first, so its results name
-the environment they were measured in, and runs in spawned processes as `make bench` does.
+the environment they were measured in, and starts its benchmark processes as `make bench` does on a
+CPU machine (LAUNCH_METHOD).
 """
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ import subprocess
 from pathlib import Path
 
 from bench_lib.tracking import asv_results
+
+# asv's launch method of `make bench` on a CPU machine: each benchmark process forked from one
+# server that imported the (light) benchmark files, instead of a new interpreter importing them.
+LAUNCH_METHOD = "forkserver"
 
 
 def config(root: Path, results: Path, path: Path) -> Path:
@@ -38,7 +43,7 @@ def run(python: Path, root: Path, results: Path, bench: str, asv_args: list[str]
                               "--results", str(results)], capture_output=True, text=True, check=True,
                              env=env, cwd=root).stdout.strip()
     conf = config(root, results, results.parent / f"asv-{results.name}.json")
-    cmd = [str(python), "-m", "asv", "run", "--config", str(conf), "--python=same", "--launch-method", "spawn",
+    cmd = [str(python), "-m", "asv", "run", "--config", str(conf), "--python=same", "--launch-method", LAUNCH_METHOD,
            "--record-samples", "--machine", machine, "--set-commit-hash", head(root), "--bench", bench, *asv_args]
     with log.open("a") as fh:
         fh.write("$ " + " ".join(cmd) + "\n")

@@ -144,7 +144,7 @@ def build_overlay(venv: Path, candidate_lock: Path, changed: list[str]) -> Path:
 
 
 def installed_in(python: Path) -> dict[str, str]:
-    code = "import json; from bench_lib import environment, formatting as e; print(json.dumps(e.installed()))"
+    code = "import json; from bench_lib import environment as e; print(json.dumps(e.installed()))"
     out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": os.getcwd()})
     return json.loads(out.stdout)
