@@ -3,7 +3,7 @@ full-precision cache, per model × cache type × context length, on each engine;
 metric through each cache type."""
 from benchmarks import common
 from bench_lib.kvspec import cases as cases_kvspec
-from bench_lib.kvspec.protocol import KV_CONTEXTS
+from bench_lib.kvspec.protocol import kv_contexts
 from bench_lib.kvspec.kvcache import KV_TYPES
 from bench_lib.kvspec.kvcache_llamacpp import KV_TYPES as LLAMACPP_KV_TYPES
 from bench_lib.kvspec.kvcache_vllm import KV_TYPES as VLLM_KV_TYPES
@@ -11,7 +11,7 @@ from bench_lib.kvspec.kvcache_vllm import KV_TYPES as VLLM_KV_TYPES
 HF_TYPES = list(KV_TYPES)
 LLAMACPP_TYPES = list(LLAMACPP_KV_TYPES)
 VLLM_TYPES = list(VLLM_KV_TYPES)
-CONTEXTS = list(KV_CONTEXTS)
+CONTEXTS = list(kv_contexts())
 
 
 class _Tracks:

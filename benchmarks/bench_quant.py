@@ -92,7 +92,7 @@ class DamageLadder:
     headline score on the same examples: scores must not rise down a ladder, and the harshest
     rung's drop must exclude 0."""
     param_names = ["model", "rung"]
-    params = [common.MODELS, list(cases_ladder.RUNGS)]
+    params = [common.MODELS, list(cases_ladder.rungs())]
     timeout = common.TIMEOUT
     version = "ladder-1"
 

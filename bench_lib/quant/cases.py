@@ -214,10 +214,12 @@ DELTA_METRICS = tuple(f"quant_delta_{m}" for t in task_names() for m in get_task
 
 
 def scheme_names() -> list[str]:
-    """BENCH_QUANT_SCHEMES (comma-separated) or every registered scheme."""
-    from bench_lib.quant.registry import SCHEMES
+    """BENCH_QUANT_SCHEMES (comma-separated), else one scheme per family in the smoke tier and
+    every registered scheme in the others."""
+    from bench_lib.quant.registry import SCHEMES, SMOKE_SCHEMES
 
-    return list(config.env_choices("BENCH_QUANT_SCHEMES", SCHEMES, allowed=SCHEMES, what="scheme"))
+    default = SMOKE_SCHEMES if config.profile().name == "smoke" else SCHEMES
+    return list(config.env_choices("BENCH_QUANT_SCHEMES", default, allowed=SCHEMES, what="scheme"))
 
 
 def quant_grid(models, schemes, with_tasks: bool = True) -> dict:

@@ -35,6 +35,11 @@ SCHEMES = {
     "gguf-q4_0": ("bench_lib.quant.gguf", "Q4_0"),
     "gguf-q2_k": ("bench_lib.quant.gguf", "Q2_K"),
 }
+# The smoke tier's default: the reference and one scheme of each family (every module above),
+# so a per-commit run covers every code path at a quarter of the configurations; the regular and
+# full tiers run every scheme. BENCH_QUANT_SCHEMES overrides both.
+SMOKE_SCHEMES = ("none", "bnb-nf4", "quanto-int4", "smoothquant-w8a8", "qat-int4", "pow2-int4", "gptq-int4",
+                 "gguf-q4_k_m")
 
 
 def scheme_module(name: str):
