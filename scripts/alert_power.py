@@ -63,6 +63,26 @@ def git(clone: Path, *args: str) -> str:
                            *args], capture_output=True, text=True, check=True).stdout.strip()
 
 
+def report(per: dict, args, shas: dict, started: float, done: int, final: bool = True) -> None:
+    """The counts so far as a markdown table (stdout, at the end) and JSON (--json, after every trial)."""
+    out = {"date": time.strftime("%Y-%m-%d"), "slowdown": args.slowdown, "rounds": args.rounds,
+           "trials_done": done, "trials": args.trials, "bench": args.bench, "commits": shas, "benchmarks": per,
+           "wall_s": round(time.monotonic() - started)}
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    if not final:
+        return
+    print(f"\n{done} trials, {args.rounds} asv runs per commit each, decode slowed {args.slowdown:.0%} in B "
+          f"({out['wall_s']} s)\n")
+    print("| benchmark | A/A false alarms | slowdown caught | B/A median ratio [min, max] | A2/A ratio [min, max] |")
+    print("|---|---|---|---|---|")
+    for label, e in sorted(per.items()):
+        fmt = lambda xs: (f"{statistics.median(xs):.3f} [{min(xs):.3f}, {max(xs):.3f}]"
+                          if xs and all(x is not None for x in xs) else "n/a")
+        print(f"| `{label}` | {e['aa_false_alarms']}/{e['trials']} | {e['detected']}/{len(e['b_ratios'])} | "
+              f"{fmt(e['b_ratios'])} | {fmt(e['aa_ratios'])} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
@@ -111,21 +131,9 @@ def main() -> int:
                     entry["b_ratios"].append(ratio)
             if not rep["rows"]:
                 print(f"trial {trial + 1}: asv measured nothing for {label}; see {log}", file=sys.stderr)
+        report(per, args, shas, started, trial + 1, final=False)  # an interrupted run keeps its trials
     paired.remove_worktrees(work / "paired")
-    out = {"date": time.strftime("%Y-%m-%d"), "slowdown": args.slowdown, "rounds": args.rounds,
-           "trials": args.trials, "bench": args.bench, "commits": shas, "benchmarks": per,
-           "wall_s": round(time.monotonic() - started)}
-    print(f"\n{args.trials} trials, {args.rounds} asv runs per commit each, decode slowed {args.slowdown:.0%} in B "
-          f"({out['wall_s']} s)\n")
-    print("| benchmark | A/A false alarms | slowdown caught | B/A median ratio [min, max] | A2/A ratio [min, max] |")
-    print("|---|---|---|---|---|")
-    for label, e in sorted(per.items()):
-        fmt = lambda xs: (f"{statistics.median(xs):.3f} [{min(xs):.3f}, {max(xs):.3f}]"
-                          if xs and all(x is not None for x in xs) else "n/a")
-        print(f"| `{label}` | {e['aa_false_alarms']}/{e['trials']} | {e['detected']}/{len(e['b_ratios'])} | "
-              f"{fmt(e['b_ratios'])} | {fmt(e['aa_ratios'])} |")
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    report(per, args, shas, started, args.trials)
     return 0
 
 
