@@ -30,9 +30,7 @@ endif
 # machine QuantSchemes with two schemes (124 processes, setup_cache included) took 71 s instead
 # of 105 s (one run each, 2026-12-02, another job running beside both). The server imports
 # only the light benchmark files (no torch, no CUDA), so a forked child initialises both itself;
-# on a CUDA machine spawn stays the default until forkserver has been measured there. Under
-# forkserver the server also imports torch and transformers once (BENCH_FORK_PRELOAD, see
-# benchmarks/common.py): EngineGenerateTime and GenerateTime (20 processes) took 82 s instead of 102 s.
+# on a CUDA machine spawn stays the default until forkserver has been measured there.
 ifeq ($(PROFILE),gpu)
 ASV_LAUNCH ?= spawn
 else
@@ -96,7 +94,7 @@ bench: install
 	@# report and summarize whatever ran, then exit with asv's status. The report comes after
 	@# asv publish, which empties html/.
 	@machine=$$($(PY) -m bench_lib.cli fingerprint --asv-machine); \
-	rc=0; HF_HUB_OFFLINE=1 BENCH_FORK_PRELOAD=$(if $(filter forkserver,$(ASV_LAUNCH)),1,0) $(PY) -m bench_lib.tracking.bench_run --asv $(VENV)/bin/asv -- --python=same --launch-method $(ASV_LAUNCH) \
+	rc=0; HF_HUB_OFFLINE=1 $(PY) -m bench_lib.tracking.bench_run --asv $(VENV)/bin/asv -- --python=same --launch-method $(ASV_LAUNCH) \
 	    --record-samples --machine "$$machine" --set-commit-hash $$(git rev-parse HEAD) $(ASV_TIER_ARGS) $(ASV_ARGS) || rc=$$?; \
 	  case $$rc in 2|130) exit $$rc;; esac; \
 	  $(VENV)/bin/asv publish && \

@@ -33,7 +33,7 @@ common._task_classes(globals(), _EngineTracks, "Engines", common._interval_track
 
 class EngineGenerateTime:
     param_names = ["engine", "model", "task", "batch_size"]
-    params = [ENGINES, common.MODELS, common.TIMED_TASKS, common.BATCH_SIZES]
+    params = [ENGINES, common.MODELS, common.TIER_TASKS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
     version = "engines-generate-3"
 

@@ -52,7 +52,7 @@ class ArcLoglik:
 
 class GenerateTime:
     param_names = ["model", "task", "batch_size"]
-    params = [common.MODELS, common.TIMED_TASKS, common.BATCH_SIZES]
+    params = [common.MODELS, common.TIER_TASKS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
     version = "generate-2"
 

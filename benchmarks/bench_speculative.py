@@ -29,24 +29,24 @@ class _Tracks:
 
 
 class SpeculativeHF(_Tracks):
-    params = [common.MODELS, HF_METHODS, common.TASKS]
+    params = [common.MODELS, HF_METHODS, common.TIER_TASKS]
     version = "speculative-hf-1"
 
     def setup_cache(self):
-        return cases_kvspec.speculative_grid(common.MODELS, HF_METHODS, common.TASKS, "hf")
+        return cases_kvspec.speculative_grid(common.MODELS, HF_METHODS, common.TIER_TASKS, "hf")
 
 
 class SpeculativeLlamaCpp(_Tracks):
-    params = [common.MODELS, LLAMACPP_METHODS, common.TASKS]
+    params = [common.MODELS, LLAMACPP_METHODS, common.TIER_TASKS]
     version = "speculative-llamacpp-1"
 
     def setup_cache(self):
-        return cases_kvspec.speculative_grid(common.MODELS, LLAMACPP_METHODS, common.TASKS, "llamacpp")
+        return cases_kvspec.speculative_grid(common.MODELS, LLAMACPP_METHODS, common.TIER_TASKS, "llamacpp")
 
 
 class SpeculativeVLLM(_Tracks):
-    params = [common.MODELS, VLLM_METHODS, common.TASKS]
+    params = [common.MODELS, VLLM_METHODS, common.TIER_TASKS]
     version = "speculative-vllm-1"
 
     def setup_cache(self):
-        return cases_kvspec.speculative_grid(common.MODELS, VLLM_METHODS, common.TASKS, "vllm")
+        return cases_kvspec.speculative_grid(common.MODELS, VLLM_METHODS, common.TIER_TASKS, "vllm")

@@ -116,7 +116,7 @@ class _FineTune:
 
 
 def _finetune_grid(task: str) -> dict:
-    return cases_train.finetune_task_grid(task, common.MODELS, METHODS)
+    return common.tier_skip(task) or cases_train.finetune_task_grid(task, common.MODELS, METHODS)
 
 
 # ArcFineTune, SquadFineTune, OpenMathFineTune: one per registered task, tracking its key metrics

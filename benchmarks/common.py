@@ -6,8 +6,6 @@ Grid values come from BENCH_MODELS / BENCH_TASKS / BENCH_PROFILE (see bench_lib.
 """
 from __future__ import annotations
 
-import os
-
 from bench_lib import config, preflight
 from bench_lib.metrics import metric
 
@@ -22,21 +20,22 @@ _PROBLEMS = preflight.errors()
 if _PROBLEMS:
     raise config.ConfigError("; ".join(_PROBLEMS))
 
-# Under asv's forkserver (`make bench` on a CPU machine sets BENCH_FORK_PRELOAD=1) one server
-# imports these files and forks every benchmark process from it: importing torch and
-# transformers here, once, spares each forked process their import (about 2.5 s on 2 cores).
-# Neither initialises a device or a thread pool on import, so the forked processes start clean.
-# A spawned process would pay the import even for a track_ that needs neither: not there.
-if os.environ.get("BENCH_FORK_PRELOAD") == "1":
-    import torch  # noqa: F401
-    import transformers  # noqa: F401
-
 MODELS = list(config.model_names())
 TASKS = list(config.task_names())
 BATCH_SIZES = list(config.profile().batch_sizes)
-# asv's own timing of a generation (GenerateTime, EngineGenerateTime) loads the engine in every
-# benchmark process; the smoke tier times the first task only (its tracks still cover every task).
-TIMED_TASKS = TASKS[:1] if config.profile().name == "smoke" else TASKS
+# Classes whose per-task runs repeat one code path on another task's data (asv's own timing of a
+# generation, which loads the engine in every benchmark process; fine-tuning; speculative
+# decoding) run the first task alone in the smoke tier; the inference and engine tracks still
+# score every task there, and the other tiers run every task everywhere.
+TIER_TASKS = TASKS[:1] if config.profile().name == "smoke" else TASKS
+
+
+def tier_skip(task: str) -> dict | None:
+    """setup_cache's result for a per-task class whose task this tier leaves out, else None."""
+    if task in TIER_TASKS:
+        return None
+    return {"_skip": f"the {config.profile().name} tier runs this class on {', '.join(TIER_TASKS)} only; "
+                     "BENCH_PROFILE=regular runs every task"}
 # Generation grids can take minutes on a CPU; asv's default 60 s would kill them.
 TIMEOUT = 3600
 

@@ -37,8 +37,7 @@ def run(python: Path, root: Path, results: Path, bench: str, asv_args: list[str]
     interpreter `python`, into `results`; asv's output is appended to `log`."""
     # asv drops PYTHONPATH from the benchmark processes' environment and sets ASV_PYTHONPATH in
     # its place: without it they would import the installed bench_lib, not this checkout's.
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(root), "ASV_PYTHONPATH": str(root),
-           "BENCH_FORK_PRELOAD": "1" if LAUNCH_METHOD == "forkserver" else "0"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(root), "ASV_PYTHONPATH": str(root)}
     env.setdefault("BENCH_PROFILE", "smoke")
     machine = subprocess.run([str(python), "-m", "bench_lib.cli", "fingerprint", "--asv-machine",
                               "--results", str(results)], capture_output=True, text=True, check=True,
