@@ -22,10 +22,14 @@ class Profile:
     batch_sizes: tuple[int, ...]
     repeats: int              # measured repeats per configuration; medians are reported
     warmup: int               # unmeasured runs first (allocator, caches, lazy init)
+    # The per-commit tier: fewer configurations in every area (one quantization scheme per
+    # family, one damage ladder, one KV context, per-task classes on the first task), never
+    # fewer areas or engines. Each area reads it where it picks its configurations.
+    subset: bool = False
 
 
 PROFILES = {
-    "smoke": Profile("smoke", n_examples=8, batch_sizes=(1, 4), repeats=3, warmup=1),
+    "smoke": Profile("smoke", n_examples=8, batch_sizes=(1, 4), repeats=3, warmup=1, subset=True),
     "regular": Profile("regular", n_examples=64, batch_sizes=(1, 8), repeats=5, warmup=1),
     "full": Profile("full", n_examples=200, batch_sizes=(1, 8, 32), repeats=5, warmup=2),
 }

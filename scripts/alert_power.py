@@ -40,9 +40,8 @@ LLAMACPP_DECODE = """            self._decode([token])
 """
 
 
-def _slowed(code: str, indent: str, fraction: float) -> str:
+def _slowed(code: str, pad: str, fraction: float) -> str:
     """`code` followed by a busy-wait of `fraction` of its own duration."""
-    pad = indent
     return (f"{pad}_t0 = __import__('time').perf_counter()\n{code}"
             f"{pad}_end = __import__('time').perf_counter()\n"
             f"{pad}_end += {fraction!r} * (_end - _t0)\n"

@@ -14,19 +14,24 @@ KV_TYPES = tuple(kvcache.KV_TYPES)
 REFERENCE = "dynamic"
 
 
+def _model(spec: ModelSpec, device: str, dtype: str):
+    """The transformers model of `spec`, from the shared cache."""
+    return resources.hf_models((spec,), device, dtype)[0]
+
+
 @functools.lru_cache(maxsize=4)
 def _reference(spec: ModelSpec, context: int, device: str, dtype: str, n_windows: int):
     from bench_lib import quality
 
     windows = quality.evaluation_windows(resources.tokenizer_for(spec), context, n_windows)
-    return quality.reference_logprobs(kvcache.decode_logits_fn(resources.hf_models((spec,), device, dtype)[0], REFERENCE), windows)
+    return quality.reference_logprobs(kvcache.decode_logits_fn(_model(spec, device, dtype), REFERENCE), windows)
 
 
 @functools.lru_cache(maxsize=4)
 def _reference_greedy(spec: ModelSpec, context: int, device: str, dtype: str) -> tuple[int, ...]:
     from bench_lib.kvspec import kvdecode
 
-    run = kvdecode.decode_run(resources.hf_models((spec,), device, dtype)[0], resources.tokenizer_for(spec), REFERENCE, context,
+    run = kvdecode.decode_run(_model(spec, device, dtype), resources.tokenizer_for(spec), REFERENCE, context,
                               KV_DECODE_TOKENS, device)
     return tuple(run.token_ids)
 
@@ -40,7 +45,7 @@ def kv_cache_result(model: str, kv_type: str, context: int) -> dict:
     device, dtype, prof = protocol.settings()
     spec = get_spec(model)  # the grid's name, resolved once for everything below
     kvcache.kv_config(kv_type)  # skips here when the backend's package is missing
-    lm, tok = resources.hf_models((spec,), device, dtype)[0], resources.tokenizer_for(spec)
+    lm, tok = _model(spec, device, dtype), resources.tokenizer_for(spec)
     speed = kvdecode.measure_decode(lm, tok, kv_type, context, KV_DECODE_TOKENS, device, prof.repeats, prof.warmup)
     reference = _reference_greedy(spec, context, device, dtype)
     metrics = dict(speed["metrics"])
@@ -63,7 +68,7 @@ def task_run(spec: ModelSpec, kv_type: str, task: str) -> dict:
 
     device, dtype, prof = protocol.settings()
     spec.require_real_weights("a task metric")
-    eng = load_hf(spec, device, dtype, loop="generate", model=resources.hf_models((spec,), device, dtype)[0],
+    eng = load_hf(spec, device, dtype, loop="generate", model=_model(spec, device, dtype),
                   **kvcache.generate_kwargs(kv_type))
     return measure_generation(eng, resources.tokenizer_for(spec), get_task(task),
                               resources.examples_for(task, prof.n_examples), batch_size=1, repeats=1, warmup=0)

@@ -18,11 +18,6 @@ from bench_lib.models import get_spec
 
 # Tokens in the cache at the end of a decode run ("context"), and decoded tokens per run.
 KV_CONTEXTS = (256, 1024)
-
-
-def kv_contexts() -> tuple[int, ...]:
-    """The contexts of this tier's KV-cache grids: the shorter alone in the smoke tier."""
-    return KV_CONTEXTS[:1] if config.profile().name == "smoke" else KV_CONTEXTS
 KV_DECODE_TOKENS = 32
 # Scored tokens per context and tier: quality.py scores the second half of each window, so a
 # context of c gives c/2 per window; smoke stays above the 100 llama.cpp asks for.
@@ -36,6 +31,11 @@ DRAFTS = {
     "meta-llama/Llama-3.1-8B": "meta-llama/Llama-3.2-1B", "arch:meta-llama/Llama-3.1-8B": "arch:meta-llama/Llama-3.2-1B",
 }
 SPEC_MAX_NEW_TOKENS = 64
+
+
+def kv_contexts() -> tuple[int, ...]:
+    """The contexts of this tier's KV-cache grids: the shorter alone in the smoke tier."""
+    return KV_CONTEXTS[:1] if config.profile().subset else KV_CONTEXTS
 
 
 def kv_windows(context: int, profile_name: str) -> int:

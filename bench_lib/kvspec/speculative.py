@@ -206,8 +206,10 @@ def make_runner(model: str, method: str, prompts, n_prompts: int):
 
     device, dtype, _ = protocol.settings()
     spec = get_spec(model)
-    specs = (spec, get_spec(protocol.draft_for(model))) if method == "draft" else (spec,)
-    target, draft = (*resources.hf_models(specs, device, dtype), None)[:2]
+    if method == "draft":  # the target and its draft, loaded and held together
+        target, draft = resources.hf_models((spec, get_spec(protocol.draft_for(model))), device, dtype)
+    else:
+        (target,), draft = resources.hf_models((spec,), device, dtype), None
     kwargs = method_kwargs(method, target, draft)
     tok = resources.tokenizer_for(spec)
     eos, pad = spec.stop_token_ids(tok), tok.pad_token_id

@@ -218,7 +218,7 @@ def scheme_names() -> list[str]:
     every registered scheme in the others."""
     from bench_lib.quant.registry import SCHEMES, SMOKE_SCHEMES
 
-    default = SMOKE_SCHEMES if config.profile().name == "smoke" else SCHEMES
+    default = SMOKE_SCHEMES if config.profile().subset else SCHEMES
     return list(config.env_choices("BENCH_QUANT_SCHEMES", default, allowed=SCHEMES, what="scheme"))
 
 

@@ -16,7 +16,10 @@ resampled; bench_lib.intervals.paired_difference).
 """
 from __future__ import annotations
 
+import time
+
 from bench_lib import config, intervals
+from bench_lib.formatting import progress
 from bench_lib.grid import run_grid
 from bench_lib.metrics import METRICS, interval_names, metric, register
 from bench_lib.models import ModelSpec, get_spec
@@ -48,6 +51,8 @@ def noisy_model(spec: ModelSpec, relative_std: float, device: str, dtype: str):
                 noise = torch.randn(p.shape, generator=gen) * rms.cpu() * relative_std
                 p.add_(noise.to(p.device, p.dtype))
     return model
+
+
 # The smoke tier's 8 examples leave every interval too wide to judge a ladder; it runs the
 # weight-noise ladder alone (the code path of every ladder's scoring), the other tiers all three.
 SMOKE_LADDERS = ("weight-noise",)
@@ -55,7 +60,7 @@ RUNGS = tuple(f"{ladder}/{rung}" for ladder, rungs in LADDERS.items() for rung i
 
 
 def ladder_names() -> tuple[str, ...]:
-    return SMOKE_LADDERS if config.profile().name == "smoke" else tuple(LADDERS)
+    return SMOKE_LADDERS if config.profile().subset else tuple(LADDERS)
 
 
 def rungs() -> tuple[str, ...]:
@@ -82,31 +87,33 @@ def _register_step_metrics() -> None:
 _register_step_metrics()
 
 
+def _engine_texts(engine, spec: ModelSpec) -> dict[str, list[str]]:
+    """task → the greedy answers of the engine the shared cache holds; the engine is closed after."""
+    from bench_lib import resources
+    from bench_lib.quant import cases as cases_quant
+
+    try:
+        return {t: r["texts"] for t, r in cases_quant.task_runs(engine, spec).items()}
+    finally:
+        resources.release()
+
+
 def rung_texts(spec: ModelSpec, ladder: str, rung: str) -> dict[str, list[str]]:
     """task → the greedy answers of one rung on the task's test examples."""
     spec.require_real_weights("a damage ladder of task scores")
     if ladder == "weights":
-        from bench_lib import resources
         from bench_lib.quant import cases as cases_quant
         from bench_lib.quant.cache import get_or_build
 
         q, _ = get_or_build(spec, rung, cases_quant.context(spec))
-        engine = cases_quant.engine_of(q, spec)
-        try:
-            return {t: r["texts"] for t, r in cases_quant.task_runs(engine, spec).items()}
-        finally:
-            resources.release()
+        return _engine_texts(cases_quant.engine_of(q, spec), spec)
     if ladder == "weight-noise":
         from bench_lib import resources
-        from bench_lib.quant import cases as cases_quant
 
         sigma = 0.0 if rung == "none" else float(rung.removeprefix("noise-"))
         device, dtype = config.device(), config.dtype_name()
-        engine = resources.engine("hf", spec, device, dtype, model=noisy_model(spec, sigma, device, dtype))
-        try:
-            return {t: r["texts"] for t, r in cases_quant.task_runs(engine, spec).items()}
-        finally:
-            resources.release()
+        return _engine_texts(resources.engine("hf", spec, device, dtype,
+                                              model=noisy_model(spec, sigma, device, dtype)), spec)
     if ladder == "kv-cache":
         from bench_lib.kvspec import kvcache_hf
 
@@ -122,10 +129,6 @@ def _records(task: str, texts: list[str]) -> list:
 
 def ladder_results(model: str, ladder: str) -> dict[str, dict]:
     """rung → {"metrics": ...} for every rung of one ladder, measured in this run."""
-    import time
-
-    from bench_lib.formatting import progress
-
     rungs = LADDERS[ladder]
     spec = get_spec(model)
     texts, started = {}, time.monotonic()
