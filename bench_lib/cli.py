@@ -14,6 +14,7 @@ def _asv_value(value: float | None, unit: str) -> str:
 
 
 def cmd_summary(args) -> int:
+    from bench_lib import embedded_bar
     from bench_lib.tracking import asv_results
 
     rows = asv_results.latest(asv_results.load(args.results))
@@ -31,6 +32,9 @@ def cmd_summary(args) -> int:
             skipped += isinstance(r.value, float) and math.isnan(r.value)
             params = ", ".join(f"{k}={v}" for k, v in r.params.items())
             print(f"| {r.benchmark} | {params} | {_asv_value(r.value, r.unit)} |")
+        bar = embedded_bar.report(mrows)
+        if bar:
+            print("\n" + "\n".join(bar))
     print(f"\n{len(rows)} values: {len(rows) - failed - skipped} measured, {skipped} skipped, {failed} failed")
     return 0
 
