@@ -86,6 +86,12 @@ def task_names() -> tuple[str, ...]:
     return env_choices("BENCH_TASKS", TASKS, allowed=TASKS, what="task")
 
 
+def task_skip(task: str) -> dict | None:
+    """A grid's skip entry for a task that BENCH_TASKS leaves out, else None."""
+    tasks = task_names()
+    return None if task in tasks else {"_skip": f"task {task!r} is not in BENCH_TASKS={','.join(tasks)}"}
+
+
 def device() -> str:
     want = os.environ.get("BENCH_DEVICE", "auto")
     import torch

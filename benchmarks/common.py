@@ -45,18 +45,14 @@ def inference_grid(task: str) -> dict:
     """setup_cache body of a task's inference class: its grid, or why it is not run."""
     from bench_lib import inference
 
-    if task not in TASKS:
-        return {"_skip": f"task {task!r} is not in BENCH_TASKS={','.join(TASKS)}"}
-    return inference.inference_grid(task, MODELS, BATCH_SIZES)
+    return config.task_skip(task) or inference.inference_grid(task, MODELS, BATCH_SIZES)
 
 
 def arc_loglik_grid() -> dict:
     """setup_cache body of the ARC log-likelihood class: its grid, or why it is not run."""
     from bench_lib import inference
 
-    if "arc" not in TASKS:
-        return {"_skip": f"task 'arc' is not in BENCH_TASKS={','.join(TASKS)}"}
-    return inference.arc_loglik_grid(MODELS)
+    return config.task_skip("arc") or inference.arc_loglik_grid(MODELS)
 
 
 def pick(grid: dict, key: tuple) -> dict:

@@ -37,3 +37,9 @@ def test_unknown_items_are_named_with_the_allowed_values(monkeypatch):
 def test_another_separator_keeps_commas_inside_items(monkeypatch):
     monkeypatch.setenv("BENCH_X", "ttft:5,tpot:1; ttft:9")
     assert config.env_choices("BENCH_X", "", sep=";") == ("ttft:5,tpot:1", "ttft:9")
+
+
+def test_task_skip_names_the_setting_only_for_a_task_left_out(monkeypatch):
+    monkeypatch.setenv("BENCH_TASKS", "squad")
+    assert config.task_skip("squad") is None
+    assert config.task_skip("arc") == {"_skip": "task 'arc' is not in BENCH_TASKS=squad"}

@@ -64,8 +64,8 @@ def own_rates(engine: str, spec: ModelSpec, task: str, batch_size: int) -> dict[
 
 def engine_grid(task: str, models: Iterable[str], batch_sizes: Iterable[int]) -> dict:
     """{(model, engine, batch_size): result/skip/error} for the engines of BENCH_ENGINES."""
-    if task not in config.task_names():
-        return {"_skip": f"task {task!r} is not in BENCH_TASKS={','.join(config.task_names())}"}
+    if skip := config.task_skip(task):
+        return skip
     combos = [(m, task, b, e) for m in models for e in engine_names() for b in batch_sizes]
     return {(m, e, b): v for (m, _, b, e), v in run_grid(engine_inference_result, combos).items()}
 

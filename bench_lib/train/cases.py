@@ -166,8 +166,8 @@ def finetune_grid(task: str, models: Iterable[str], methods: Iterable[str]) -> d
 
 def finetune_task_grid(task: str, models: Iterable[str], methods: Iterable[str]) -> dict:
     """setup_cache body of a task's fine-tune class: its grid, or why it is not run."""
-    if task not in config.task_names():
-        return {"_skip": f"task {task!r} is not in BENCH_TASKS={','.join(config.task_names())}"}
+    if skip := config.task_skip(task):
+        return skip
     return finetune_grid(task, models, methods)
 
 
