@@ -108,21 +108,53 @@ def _shell_regex(regex: str) -> str:
     return shlex.quote(regex)
 
 
-def decide(base_rows: list[Row], cur: Row, aa: float | None, opts) -> Change:
+INTERVAL_BOUNDS = ("_ci_low", "_ci_high")
+
+
+def interval_test(base: float, base_ci: tuple[float, float], cur: float, cur_ci: tuple[float, float]
+                  ) -> tuple[bool, str]:
+    """Whether a task metric moved by more than its sampling noise over the examples.
+
+    Each side's standard error is read from its 95% interval (width / (2 x 1.96), the normal
+    approximation of the bootstrap or binomial interval stored beside the value); the change is
+    significant when |z| = |cur - base| / sqrt(se_base^2 + se_cur^2) > 1.96. Both sides score the
+    same examples, so this unpaired test is conservative; the paired difference with its own
+    interval is what the quantization deltas (track_delta_*) report within one run."""
+    se_b, se_c = ((hi - lo) / (2 * 1.96) for lo, hi in (base_ci, cur_ci))
+    se = math.hypot(se_b, se_c)
+    if se == 0:
+        return cur != base, f"95% intervals of zero width: {'moved' if cur != base else 'same value'}"
+    z = (cur - base) / se
+    return abs(z) > 1.96, (f"95% intervals over the examples [{base_ci[0]:.4g}, {base_ci[1]:.4g}] vs "
+                           f"[{cur_ci[0]:.4g}, {cur_ci[1]:.4g}]: z={z:.2f}")
+
+
+def decide(base_rows: list[Row], cur: Row, aa: float | None, opts,
+           intervals: tuple[tuple[float, float], tuple[float, float]] | None = None) -> Change:
+    """The verdict on one benchmark. A task metric with its 95% intervals stored on both sides
+    (`intervals`: the last baseline's and the current one's) is judged on them: sampling noise
+    over the examples is its noise, and greedy scores do not drift run to run, so no relative
+    floor applies. Other values are judged on max(floor, noise factor x A/A noise, window
+    spread) and asv's test where it stored statistics."""
     match = asv_results.resolve_metric(cur.benchmark, cur.unit, suite=opts.suite)
     values = [r.value for r in base_rows]
     base = statistics.median(values)
     change = relative(base, cur.value)
-    noise = {"floor": opts.min_change}
-    if aa is not None:
-        noise["aa"] = aa
-        noise["aa_scaled"] = opts.noise_factor * aa
-    if len(values) > 1 and base:
-        noise["window_spread"] = (max(values) - min(values)) / abs(base)
-    threshold = max(v for k, v in noise.items() if k != "aa")
-    significant, evidence = stats_test(base_rows[-1], cur)
-    if aa is None:
-        evidence += "; no A/A noise for this benchmark: threshold falls back to the floor"
+    if intervals is not None:
+        noise = {"interval": 0.0}
+        threshold = 0.0
+        significant, evidence = interval_test(base_rows[-1].value, intervals[0], cur.value, intervals[1])
+    else:
+        noise = {"floor": opts.min_change}
+        if aa is not None:
+            noise["aa"] = aa
+            noise["aa_scaled"] = opts.noise_factor * aa
+        if len(values) > 1 and base:
+            noise["window_spread"] = (max(values) - min(values)) / abs(base)
+        threshold = max(v for k, v in noise.items() if k != "aa")
+        significant, evidence = stats_test(base_rows[-1], cur)
+        if aa is None:
+            evidence += "; no A/A noise for this benchmark: threshold falls back to the floor"
     moved = abs(change) > threshold and significant is not False
     if not moved:
         verdict = "unchanged"
@@ -233,7 +265,10 @@ def environments(rows: list[Row], machine: str, commit: str, baselines: list[str
 def compare(rows: list[Row], machine: str, commit: str, baselines: list[str], noise, opts) -> dict:
     index = {(r.commit, asv_results.row_key(r)): r for r in rows if r.machine == machine}
     changes, lost, new = [], [], []
+    benchmarks = {r.benchmark for r in rows if r.machine == machine and r.commit == commit}
     for cur in (r for r in rows if r.machine == machine and r.commit == commit):
+        if cur.benchmark.endswith(INTERVAL_BOUNDS) and cur.benchmark.rsplit("_ci_", 1)[0] in benchmarks:
+            continue  # a bound of a metric's interval: judged with its metric, not as a metric
         base = [index[(c, asv_results.row_key(cur))] for c in baselines if (c, asv_results.row_key(cur)) in index]
         base = [r for r in base if _numeric(r.value)]
         if not _numeric(cur.value):
@@ -244,12 +279,27 @@ def compare(rows: list[Row], machine: str, commit: str, baselines: list[str], no
         if not base:
             new.append(asv_results.label(cur))
             continue
-        changes.append(decide(base, cur, aa_for(cur, noise), opts))
+        changes.append(decide(base, cur, aa_for(cur, noise), opts, _intervals(index, base[-1], cur)))
     return {"mode": "commit", "machine": machine, "commit": commit, "baseline_commits": baselines,
             "environment": environments(rows, machine, commit, baselines, opts.results),
             "aa_calibrated": bool(noise[0]), "min_change": opts.min_change, "noise_factor": opts.noise_factor,
             "changes": [asdict(c) for c in sorted(changes, key=lambda c: c.label)],
             "lost": lost, "new": sorted(new)}
+
+
+def _intervals(index: dict, base: Row, cur: Row):
+    """(baseline interval, current interval) of a task metric where both runs stored them."""
+    out = []
+    for row in (base, cur):
+        bounds = []
+        for suffix in INTERVAL_BOUNDS:
+            key = asv_results.row_key(row)
+            bound = index.get((row.commit, (row.benchmark + suffix, *key[1:])))
+            if bound is None or not _numeric(bound.value):
+                return None
+            bounds.append(bound.value)
+        out.append(tuple(bounds))
+    return tuple(out)
 
 
 def _status(value) -> str:
@@ -353,7 +403,9 @@ def render_commit(rep: dict) -> str:
                "baseline window spread); "
                + ("A/A noise measured on this machine." if rep["aa_calibrated"] else
                   "**no A/A noise measured on this machine** (run `llm-bench alerts --calibrate A.json B.json`), "
-                  "so only the floor applies."))
+                  "so only the floor applies.")
+               + " Task metrics stored with their 95% intervals are judged on those instead (z test on the "
+                 "two intervals), with no floor.")
     for verdict, title in (("regression", "Regressions"), ("direction unknown", "Moved, direction unknown"),
                            ("improvement", "Improvements")):
         rows = [c for c in changes if c["verdict"] == verdict]
