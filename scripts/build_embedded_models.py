@@ -62,15 +62,41 @@ class Corpus:
     phase of the committed build, see training_info.json); "task" keeps the task module's own."""
 
     def __init__(self, seed: int, weights: dict[str, float] = TASK_WEIGHTS, keep_noans: float = KEEP_UNANSWERABLE,
-                 arc_target: str = "task"):
+                 arc_target: str = "task", also_exclude: dict[str, set] | None = None, drill_share: float = 0.0):
         self.arc_target = arc_target
         self.rng = random.Random(f"corpus-{seed}")
         self.tasks = sorted(weights)
         self.weights = [weights[t] for t in self.tasks]
         self.keep_noans = keep_noans
-        self.excluded = {t: {_key(r) for r in generate_rows(t, "test")} for t in self.tasks}
+        self.excluded = {t: {_key(r) for r in generate_rows(t, "test")} | (also_exclude or {}).get(t, set())
+                         for t in self.tasks}
         self.drawn = 0
         self.rejected_test = 0
+        self.drill_share = drill_share
+        self.drills = 0
+
+    def drill(self) -> list[dict]:
+        """A label-binding drill on a fresh ARC-style choice list (not a task row, never scored):
+        list the choices in a shuffled label order (label -> its text, four or five look-ups in one
+        answer), or name the letter of each of some texts (text -> its label). The ARC target
+        needs exactly these look-ups, and one label token per question is too sparse a signal for
+        a small model to learn them from."""
+        self.drills += 1
+        row = GENERATORS["arc"](self.rng, self.drills, "drill")
+        while _key(row) in self.excluded.get("arc", ()):  # not even a test row's choice list
+            row = GENERATORS["arc"](self.rng, self.drills, "drill")
+        labels, texts = row["choices"]["label"], row["choices"]["text"]
+        options = "\n".join(f"{label}. {text}" for label, text in zip(labels, texts))
+        order = list(range(len(labels)))
+        self.rng.shuffle(order)
+        if self.rng.random() < 0.5:
+            ask = f"List the choices in the order {', '.join(labels[i] for i in order)}."
+            answer = "\n".join(f"{labels[i]}. {texts[i]}" for i in order)
+        else:
+            order = order[:self.rng.choice([1, 2, 3])]
+            ask = f"Which letters are {', '.join(texts[i] for i in order)}?"
+            answer = "\n".join(f"{texts[i]} is choice {labels[i]}." for i in order)
+        return [{"role": "user", "content": f"Choices:\n{options}\n{ask}"}, {"role": "assistant", "content": answer}]
 
     def next_row(self) -> tuple[str, dict]:
         while True:
@@ -85,6 +111,8 @@ class Corpus:
             return task, row
 
     def next(self) -> tuple[str, list[dict]]:
+        if self.drill_share and self.rng.random() < self.drill_share:
+            return "drill", self.drill()
         task, row = self.next_row()
         ex = get_task(task).parse_row(row, f"corpus row {self.drawn}")
         reference = f"The answer is {ex.gold}." if task == "arc" and self.arc_target == "letter" else ex.reference
@@ -183,7 +211,9 @@ def train_model(name: str, tokenizer, args, seed: int, steps: int, out: Path, ev
     warmup = max(steps // 50, 1)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warmup, 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0)))))
-    corpus = Corpus(seed + (1000 if resumed else 0), arc_target=args.arc_target)
+    corpus = Corpus(seed + (1000 if resumed else 0) + args.corpus_seed, weights=args.task_weights,
+                    keep_noans=args.keep_unanswerable, arc_target=args.arc_target,
+                    also_exclude=args.validation_keys, drill_share=args.drill_share)
     model.train()
     start, losses, history = time.perf_counter(), [], []
     for step in range(steps):
@@ -222,14 +252,26 @@ def train_model(name: str, tokenizer, args, seed: int, steps: int, out: Path, ev
     info = {"name": name, "parameters": sum(p.numel() for p in model.parameters()), "config": CONFIGS[name],
             "steps": steps, "stopped_at": len(losses), "resumed_from": resumed, "arc_target": args.arc_target,
             "batch_size": args.batch_size, "conversations_seen": corpus.drawn,
-            "test_rows_excluded_from_corpus": corpus.rejected_test, "task_weights": TASK_WEIGHTS,
-            "keep_unanswerable": KEEP_UNANSWERABLE, "seed": seed, "lr": args.lr,
+            "test_rows_excluded_from_corpus": corpus.rejected_test, "task_weights": args.task_weights,
+            "keep_unanswerable": args.keep_unanswerable, "corpus_seed_offset": args.corpus_seed,
+            "label_drill_share": args.drill_share, "label_drills_seen": corpus.drills, "seed": seed, "lr": args.lr,
             "prompt_token_weight": args.prompt_weight, "threads": args.threads,
             "final_loss_mean_last_100": round(sum(losses[-100:]) / max(len(losses[-100:]), 1), 4),
             "train_seconds": round(train_seconds, 1), "validation_history": history,
             "test_split_greedy": test_scores, "torch": torch.__version__}
     (out / "training_info.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+def task_weights(text: str) -> dict[str, float]:
+    try:
+        weights = {k.strip(): float(v) for k, v in (part.split("=") for part in text.split(","))}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: write it as arc=0.5,squad=0.3,openmath=0.2") from None
+    unknown = set(weights) - set(GENERATORS)
+    if unknown or not weights:
+        raise argparse.ArgumentTypeError(f"unknown task {sorted(unknown)}; the tasks are {sorted(GENERATORS)}")
+    return weights
 
 
 def main() -> None:
@@ -248,6 +290,13 @@ def main() -> None:
     parser.add_argument("--stop-at", type=int, default=0, help="end tiny-qwen3's run at this step of its schedule")
     parser.add_argument("--arc-target", choices=("task", "letter"), default="task",
                         help="ARC's training target: the task module's reference, or the label alone")
+    parser.add_argument("--task-weights", type=task_weights, default=TASK_WEIGHTS,
+                        help="share of each task in the corpus, e.g. arc=0.5,squad=0.3,openmath=0.2")
+    parser.add_argument("--keep-unanswerable", type=float, default=KEEP_UNANSWERABLE,
+                        help="share of the generated unanswerable SQuAD rows kept in the corpus")
+    parser.add_argument("--drill-share", type=float, default=0.0,
+                        help="share of label-binding drills (ARC-style choice lists, see Corpus.drill) in the corpus")
+    parser.add_argument("--corpus-seed", type=int, default=0, help="offset of the corpus seed (a later phase draws new rows)")
     parser.add_argument("--only", choices=sorted(CONFIGS), help="train one model, reusing the tokenizer in --out")
     parser.add_argument("--out", type=Path, default=OUT, help="output folder (default: the committed embedded models)")
     args = parser.parse_args()
@@ -265,10 +314,15 @@ def main() -> None:
     # Validation rows: fresh generated rows (seed apart from the corpus), for the progress lines.
     val = Corpus(seed=4242, keep_noans=1.0)
     evals: dict[str, list] = {t: [] for t in task_names()}
+    # They are kept out of the training corpus too, as the test rows are, so that the progress
+    # lines measure unseen questions (with 3600 sums, an OpenMath question drawn at random has
+    # otherwise been trained on).
+    args.validation_keys = {t: set() for t in task_names()}
     while min(len(v) for v in evals.values()) < 60:
         task, row = val.next_row()
         if len(evals[task]) < 60:
             evals[task].append(get_task(task).parse_row(row, "validation"))
+            args.validation_keys[task].add(_key(row))
     final_evals = {t: load_examples(t, "test") for t in task_names()}
     plan = [("tiny-qwen3", args.steps, 0), ("tiny-qwen3-draft", args.draft_steps, 1)]
     for name, steps, seed in plan:
