@@ -77,13 +77,12 @@ def judge(rows: Sequence) -> list[Verdict]:
     return out
 
 
-def report(rows: Sequence, n_examples: int | None = None) -> list[str]:
+def report(rows: Sequence) -> list[str]:
     """The summary's lines; none where the embedded model did not run at all."""
     verdicts = judge(rows)
     if all(v.value is None for v in verdicts):
         return []
     met = sum(v.met is True for v in verdicts)
     judged = sum(v.met is not None for v in verdicts)
-    where = f" on the test split's first {n_examples} examples" if n_examples else ""
-    return [f"embedded model bar ({MODEL}, greedy, HF fp32, batch size 1{where}): {met} of {judged} met",
+    return [f"embedded model bar ({MODEL}, greedy, HF fp32, batch size 1): {met} of {judged} met",
             *(v.line() for v in verdicts)]

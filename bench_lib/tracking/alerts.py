@@ -292,9 +292,9 @@ def _intervals(index: dict, base: Row, cur: Row):
     out = []
     for row in (base, cur):
         bounds = []
+        params = asv_results.row_key(row)[1]
         for suffix in INTERVAL_BOUNDS:
-            key = asv_results.row_key(row)
-            bound = index.get((row.commit, (row.benchmark + suffix, *key[1:])))
+            bound = index.get((row.commit, (row.benchmark + suffix, params)))
             if bound is None or not _numeric(bound.value):
                 return None
             bounds.append(bound.value)
