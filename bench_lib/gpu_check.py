@@ -179,7 +179,10 @@ def stage_quant_cuda() -> list[str]:
 def stage_kv_fp8() -> list[str]:
     from bench_lib.kvspec import cases as cases_kvspec
 
-    m = cases_kvspec.kv_cache_result("tiny-qwen3", "fp8", 256)["metrics"]
+    try:
+        m = cases_kvspec.kv_cache_result("tiny-qwen3", "fp8", 256)["metrics"]
+    except NotImplementedError as exc:
+        return [f"  fp8 KV cache: skipped: {exc}"]
     return [f"  fp8 KV cache, context 256: {m['kvspec_decode_tokens_per_s']:.1f} decode tokens/s, "
             f"{m['kvspec_cache_bytes'] / 2**20:.2f} MiB cache, greedy agreement {m['kvspec_greedy_agreement']:.3f}"]
 
@@ -188,6 +191,26 @@ STAGE_FUNCTIONS = {"ratios": stage_ratios, "quant-cuda": stage_quant_cuda, "kv-f
 
 
 # --- the run -----------------------------------------------------------------------------------
+
+def versions_against_lock(installed: dict[str, str], lock_text: str) -> list[str]:
+    """The measured libraries as installed, each beside requirements/gpu.txt's version where they
+    differ: a lent machine brings its own torch and transformers, and a result must say so."""
+    from bench_lib import environment
+    from bench_lib.tracking import upgrade
+
+    locked = upgrade.lock_versions(lock_text)
+    parts, differ = [], []
+    for name in environment.MEASURED:
+        have = installed.get(name)
+        if have is None:
+            continue
+        want = locked.get(name)
+        parts.append(f"{name} {have}")
+        if want and have.split("+")[0] != want:
+            differ.append(f"{name} {have} (lock {want})")
+    return [f"libraries: {', '.join(parts)}",
+            "differs from requirements/gpu.txt: " + (", ".join(differ) if differ else "nothing measured")]
+
 
 def install_wheels(wheels: Path) -> str:
     from importlib.metadata import PackageNotFoundError, version
@@ -235,10 +258,16 @@ def run(wheels: Path) -> int:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     report = [f"# gpu-check on {torch.cuda.get_device_name(0)}, commit {commit}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
               "", install_wheels(wheels)]
+    from bench_lib import environment
+
+    report += versions_against_lock(environment.installed(), (ROOT / "requirements" / "gpu.txt").read_text())
+    report.append(f"CUDA {torch.version.cuda}, {torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB")
     # asv drops PYTHONPATH from its benchmark processes and reads ASV_PYTHONPATH instead
     env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT), "ASV_PYTHONPATH": str(ROOT)}
     machine = _machine(env)
     report.append(f"asv machine: {machine}")
+    path = ROOT / "results" / machine / "gpu-check.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
     rc = 0
     for stage in stages():
         left = DEADLINE_S - (time.monotonic() - started)
@@ -260,12 +289,11 @@ def run(wheels: Path) -> int:
         tail = "\n".join(lines[-25:])
         report += ["", f"## {stage['name']}: {status} in {time.monotonic() - t0:.0f} s", "", "```", tail, "```"]
         print(f"{stage['name']}: {status}", flush=True)
+        path.write_text("\n".join(report) + "\n")  # kept as it grows: a run cut short keeps its stages
     for bench in ("ArcInference", r"TrainStep\."):
         table = subprocess.run([sys.executable, "-m", "bench_lib.cli", "table", bench, "--machine", machine],
                                cwd=ROOT, env=env, capture_output=True, text=True)
         report += ["", f"## asv results: {bench.rstrip(chr(92) + '.')}", "", (table.stdout or table.stderr).strip()]
-    path = ROOT / "results" / machine / "gpu-check.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(report) + "\n")
     print("\n".join(report))
     print(f"summary: {path} ({time.monotonic() - started:.0f} s)")

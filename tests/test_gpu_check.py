@@ -67,3 +67,14 @@ def test_real_run_on_a_cpu_machine_says_it_needs_cuda():
     p = subprocess.run([sys.executable, "-m", "bench_lib.gpu_check"], cwd=ROOT, capture_output=True, text=True,
                        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert p.returncode == 1 and "no CUDA device visible" in p.stdout and "Traceback" not in p.stderr
+
+
+def test_versions_against_the_lock_name_each_difference():
+    lock = ("torch==2.13.0 \\\n    --hash=sha256:aa\ntransformers==5.23.0 \\\n    --hash=sha256:bb\n"
+            "peft==0.21.2 \\\n    --hash=sha256:cc\n")
+    installed = {"torch": "2.11.0+cu130", "transformers": "5.17.0", "peft": "0.21.2", "pip": "25.0"}
+    libs, differ = gpu_check.versions_against_lock(installed, lock)
+    assert libs == "libraries: torch 2.11.0+cu130, transformers 5.17.0, peft 0.21.2"
+    assert differ == "differs from requirements/gpu.txt: torch 2.11.0+cu130 (lock 2.13.0), transformers 5.17.0 (lock 5.23.0)"
+    same = {"torch": "2.13.0+cu130", "transformers": "5.23.0"}
+    assert gpu_check.versions_against_lock(same, lock)[1] == "differs from requirements/gpu.txt: nothing measured"

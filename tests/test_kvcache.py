@@ -71,6 +71,15 @@ def test_missing_backend_names_the_install_command(monkeypatch):
         kvcache.kv_config("int3")
 
 
+
+def test_fp8_on_a_transformers_without_the_backend_gives_the_reason(monkeypatch):
+    from transformers import cache_utils
+
+    assert kvcache.kv_config("fp8") == {"backend": "fp8"}  # the lock's transformers has it
+    monkeypatch.delattr(cache_utils, "Fp8QuantizedLayer")
+    with pytest.raises(NotImplementedError, match="fp8 backend .* transformers 5"):
+        kvcache.kv_config("fp8")
+
 @slow
 def test_quality_sees_the_cache(tokenizer, tiny_model):
     model = tiny_model

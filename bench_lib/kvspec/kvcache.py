@@ -43,8 +43,22 @@ def kv_config(kv_type: str) -> dict | None:
         raise NotImplementedError(f"KV cache {kv_type!r} needs {dist}: "
                                   f"pip install -c .venv/constraints.txt {dist}")
     if cfg["backend"] == "fp8":
+        if not fp8_backend_available():
+            import transformers
+
+            raise NotImplementedError(f"KV cache {kv_type!r} needs a transformers with QuantizedCache's fp8 backend "
+                                      f"(Fp8QuantizedLayer); this is transformers {transformers.__version__}: "
+                                      "install the lock's version")
         return dict(cfg)  # per-tensor: takes no group-wise arguments
     return {**cfg, "q_group_size": GROUP_SIZE, "residual_length": RESIDUAL_LENGTH}
+
+
+def fp8_backend_available() -> bool:
+    """Whether the installed transformers has QuantizedCache's fp8 backend (older 5.x releases,
+    5.17.0 for one, know only quanto and hqq)."""
+    from transformers import cache_utils
+
+    return hasattr(cache_utils, "Fp8QuantizedLayer")
 
 
 def generate_kwargs(kv_type: str) -> dict:
