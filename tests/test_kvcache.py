@@ -71,7 +71,6 @@ def test_missing_backend_names_the_install_command(monkeypatch):
         kvcache.kv_config("int3")
 
 
-
 def test_fp8_on_a_transformers_without_the_backend_gives_the_reason(monkeypatch):
     from transformers import cache_utils
 
@@ -79,6 +78,7 @@ def test_fp8_on_a_transformers_without_the_backend_gives_the_reason(monkeypatch)
     monkeypatch.delattr(cache_utils, "Fp8QuantizedLayer")
     with pytest.raises(NotImplementedError, match="fp8 backend .* transformers 5"):
         kvcache.kv_config("fp8")
+
 
 @slow
 def test_quality_sees_the_cache(tokenizer, tiny_model):
