@@ -21,7 +21,13 @@ KNOWN = ("BENCH_PROFILE", "BENCH_MODELS", "BENCH_TASKS", "BENCH_DEVICE", "BENCH_
          "BENCH_ENGINES", "BENCH_CACHE_DIR", "BENCH_DATA_DIR", "BENCH_DATA_SOURCE", "BENCH_QUANT_SCHEMES",
          "BENCH_SEEDS", "BENCH_TRAIN_SHAPES", "BENCH_TRAIN_METHODS", "BENCH_DRAFT_MODEL", "BENCH_SERVE_LOADS",
          "BENCH_SERVE_ENDPOINT", "BENCH_SERVE_GOODPUT", "BENCH_SERVE_URL", "BENCH_SERVE_MODEL",
-         "BENCH_SERVE_MAX_TOKENS", "BENCH_SERVE_FIXED_OUTPUT")
+         "BENCH_SERVE_MAX_TOKENS", "BENCH_SERVE_FIXED_OUTPUT", "BENCH_FORK_PRELOAD")
+
+
+def _fork_preload():
+    from bench_lib.tracking import preload
+
+    preload.setting()
 
 
 def _models():
@@ -154,7 +160,7 @@ def _serve():
 
 CHECKS: tuple[Callable[[], None], ...] = (
     config.profile, _models, config.task_names, _device_and_dtype, config.threads, _engines, _quant_schemes,
-    _train, _data, _cache_dir, _draft, _serve)
+    _train, _data, _cache_dir, _draft, _serve, _fork_preload)
 
 
 def errors() -> list[str]:

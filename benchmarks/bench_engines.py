@@ -35,7 +35,7 @@ class EngineGenerateTime:
     param_names = ["engine", "model", "task", "batch_size"]
     params = [ENGINES, common.MODELS, common.TIER_TASKS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
-    version = "engines-generate-3"
+    version = common.timed_version("engines-generate-3")
 
     def setup(self, engine, model, task, batch_size):
         self.generate = cases_engines.engine_generation_callable(model, task, batch_size, engine)

@@ -54,7 +54,7 @@ class GenerateTime:
     param_names = ["model", "task", "batch_size"]
     params = [common.MODELS, common.TIER_TASKS, common.BATCH_SIZES]
     timeout = common.TIMEOUT
-    version = "generate-2"
+    version = common.timed_version("generate-2")
 
     def setup(self, model, task, batch_size):
         self.generate = inference.generation_callable(model, task, batch_size)

@@ -89,7 +89,7 @@ class TrainStepTime:
     param_names = ["model", "method", "shape"]
     params = [common.MODELS, METHODS, SHAPES[:1]]
     timeout = common.TIMEOUT
-    version = "train-step-time-1"
+    version = common.timed_version("train-step-time-1")
     number = 1
     repeat = (3, 5, 30.0)
     warmup_time = 0

@@ -7,6 +7,7 @@ Grid values come from BENCH_MODELS / BENCH_TASKS / BENCH_PROFILE (see bench_lib.
 from __future__ import annotations
 
 from bench_lib import config, preflight
+from bench_lib.tracking import preload
 from bench_lib.metrics import metric
 
 try:
@@ -19,6 +20,13 @@ except ImportError:  # outside asv
 _PROBLEMS = preflight.errors()
 if _PROBLEMS:
     raise config.ConfigError("; ".join(_PROBLEMS))
+
+# In asv's forkserver, torch, transformers and peft are imported once before it forks the benchmark
+# processes, instead of in every timed process (BENCH_FORK_PRELOAD; see bench_lib.tracking.preload).
+# The classes whose processes do the work (time_, peakmem_) then measure in another setting and
+# take another asv version with timed_version, so that asv and the alerts start a new series.
+preload.in_server()
+timed_version = preload.series_version
 
 MODELS = list(config.model_names())
 TASKS = list(config.task_names())

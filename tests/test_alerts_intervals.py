@@ -48,3 +48,22 @@ def test_interval_test_by_hand():
     assert significant is True and "z=-2.77" in evidence
     assert alerts.interval_test(50.0, (50.0, 50.0), 50.0, (50.0, 50.0))[0] is False
     assert alerts.interval_test(50.0, (50.0, 50.0), 49.0, (49.0, 49.0))[0] is True
+
+
+def test_a_new_benchmark_version_starts_a_new_series():
+    # asv gives a benchmark a new version when what it measures changes; values of two versions
+    # are never compared, so a 50% drop across the change is a new benchmark, not a regression.
+    mk = lambda commit, v, version: Row("m", commit, BENCH, {"model": "tiny-qwen3"}, v, "unit", {}, None, 1,
+                                        version=version)
+    rep = alerts.compare([mk("a", 50.0, "1"), mk("b", 25.0, "2")], "m", "b", ["a"], ({}, {}), OPTS)
+    assert rep["changes"] == [] and rep["new"] == [f"{BENCH}(model=tiny-qwen3)"]
+    rep = alerts.compare([mk("a", 50.0, "2"), mk("b", 25.0, "2")], "m", "b", ["a"], ({}, {}), OPTS)
+    assert [c["verdict"] for c in rep["changes"]] == ["regression"]
+
+
+def test_interval_bounds_are_found_whatever_their_version():
+    rows = _rows("a", 50.0, 49.5, 50.5) + _rows("b", 47.9, 47.4, 48.4)
+    for r in rows:
+        r.version = "metric" if r.benchmark == BENCH else "bound"
+    (change,) = alerts.compare(rows, "m", "b", ["a"], ({}, {}), OPTS)["changes"]
+    assert change["significant"] is True and "z=" in change["evidence"]

@@ -264,6 +264,8 @@ def environments(rows: list[Row], machine: str, commit: str, baselines: list[str
 
 def compare(rows: list[Row], machine: str, commit: str, baselines: list[str], noise, opts) -> dict:
     index = {(r.commit, asv_results.row_key(r)): r for r in rows if r.machine == machine}
+    # An interval's bounds are benchmarks of their own, found by name whatever their version.
+    bounds = {(r.commit, r.benchmark, asv_results.row_key(r)[1]): r for r in rows if r.machine == machine}
     changes, lost, new = [], [], []
     benchmarks = {r.benchmark for r in rows if r.machine == machine and r.commit == commit}
     for cur in (r for r in rows if r.machine == machine and r.commit == commit):
@@ -279,7 +281,7 @@ def compare(rows: list[Row], machine: str, commit: str, baselines: list[str], no
         if not base:
             new.append(asv_results.label(cur))
             continue
-        changes.append(decide(base, cur, aa_for(cur, noise), opts, _intervals(index, base[-1], cur)))
+        changes.append(decide(base, cur, aa_for(cur, noise), opts, _intervals(bounds, base[-1], cur)))
     return {"mode": "commit", "machine": machine, "commit": commit, "baseline_commits": baselines,
             "environment": environments(rows, machine, commit, baselines, opts.results),
             "aa_calibrated": bool(noise[0]), "min_change": opts.min_change, "noise_factor": opts.noise_factor,
@@ -287,14 +289,14 @@ def compare(rows: list[Row], machine: str, commit: str, baselines: list[str], no
             "lost": lost, "new": sorted(new)}
 
 
-def _intervals(index: dict, base: Row, cur: Row):
+def _intervals(bounds_index: dict, base: Row, cur: Row):
     """(baseline interval, current interval) of a task metric where both runs stored them."""
     out = []
     for row in (base, cur):
         bounds = []
         params = asv_results.row_key(row)[1]
         for suffix in INTERVAL_BOUNDS:
-            bound = index.get((row.commit, (row.benchmark + suffix, params)))
+            bound = bounds_index.get((row.commit, row.benchmark + suffix, params))
             if bound is None or not _numeric(bound.value):
                 return None
             bounds.append(bound.value)

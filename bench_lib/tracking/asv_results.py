@@ -29,6 +29,7 @@ class Row:
     date: int | None
     raw_params: tuple = ()  # parameter values as asv wrote them (repr), for `asv run --bench`
     env: str | None = None  # the environment's id (bench_lib.environment); None in older results
+    version: str | None = None  # the benchmark's asv version: a new one starts a new series, as in asv
 
 
 # Other files kept beside the results (fingerprint.txt, aa-noise.txt) do not end in .json:
@@ -110,7 +111,7 @@ def _read_file(path: Path, info: dict) -> list[Row]:
                             unit=info.get(bench, {}).get("unit", ""),
                             stats={k: v for k, v in stats.items() if v is not None},
                             samples=col("samples"), date=data.get("date"), raw_params=tuple(combo),
-                            env=data.get("params", {}).get("env")))
+                            env=data.get("params", {}).get("env"), version=rec.get("version")))
     return rows
 
 
@@ -251,8 +252,10 @@ def resolve_metric(bench: str, unit: str, metrics: dict | None = None, suite: di
 
 
 def row_key(row: Row) -> tuple:
-    """Identity of one measured number across commits and machines."""
-    return (row.benchmark, tuple(sorted(row.params.items())))
+    """Identity of one measured number across commits and machines. The benchmark's version is
+    part of it: asv changes the version when what a benchmark measures changes (an explicit
+    `version` attribute, else a hash of its code), and never compares values across versions."""
+    return (row.benchmark, tuple(sorted(row.params.items())), row.version or "")
 
 
 def label(row: Row) -> str:

@@ -10,6 +10,9 @@
 - asv rewrites results/benchmarks.json with only the benchmarks of its run. After each run, the
   list is merged back into the one that was there: a narrowed or interrupted run never drops the
   other benchmarks from it. A complete run leaves exactly the suite's list.
+- With `--launch-method forkserver`, asv's server imports torch, transformers and peft before it
+  forks the processes of a file that declares `time_`/`peakmem_` methods (BENCH_FORK_PRELOAD,
+  bench_lib.tracking.preload): each of them would otherwise import these itself.
 - Each area's asv output is also written to logs/bench/<area>.log; at the end, the benchmarks
   that failed at this commit are listed with the command that reruns only them.
 
@@ -76,14 +79,15 @@ def _loads(raw: bytes) -> dict | None:
         return None
 
 
-def _run_logged(cmd: list[str], log: Path) -> int:
+def _run_logged(cmd: list[str], log: Path, extra_env: dict[str, str] | None = None) -> int:
     """Run `cmd`, its output both on stdout and in `log`; an interrupt is passed on to it."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w", encoding="utf-8", buffering=1) as out:  # line-buffered: the log is current
         # Unbuffered: asv's lines reach the screen and the log as they are printed, not at exit.
         # A process group of its own, so that an interrupt reaches asv's benchmark processes too.
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+                                env={**os.environ, **(extra_env or {}), "PYTHONUNBUFFERED": "1"},
+                                start_new_session=True)
         try:
             for line in proc.stdout:
                 sys.stdout.write(line)
@@ -139,6 +143,7 @@ def _on_sigterm(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     from bench_lib import preflight
+    from bench_lib.tracking import preload
 
     argv = sys.argv[1:] if argv is None else argv
     ours, asv_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
@@ -156,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     conf = json.loads(config_path.read_text())
     # asv reads the configuration's directories relative to the working directory, as here.
     results_dir = Path(conf.get("results_dir", "results"))
-    suite = areas(Path(conf.get("benchmark_dir", "benchmarks")))
+    benchmark_dir = Path(conf.get("benchmark_dir", "benchmarks"))
+    suite = areas(benchmark_dir)
     listing = results_dir / "benchmarks.json"
     original = listing.read_bytes() if listing.exists() else None
     before = _loads(original) if original is not None else {}
@@ -174,7 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         for regex, name in plan:
             cmd = [asv, "run", "--config", str(config_path), *asv_args, *(["--bench", regex] if regex else [])]
             print(f"{PROG}: {name}: {' '.join(cmd[1:])}", flush=True)
-            code = _run_logged(cmd, Path("logs", "bench", f"{name}.log"))
+            # The forkserver imports torch and friends only for a file whose processes load a model.
+            fork_preload = preload.for_area(benchmark_dir / f"{name}.py" if regex else None,
+                                            _option(asv_args, "--launch-method"))
+            code = _run_logged(cmd, Path("logs", "bench", f"{name}.log"), {preload.ENV: fork_preload})
             listed = _read_list(listing)
             seen.update(listed)
             if regex and any(k.startswith(name + ".") for k in listed):
