@@ -169,3 +169,28 @@ def test_gguf_types_on_the_same_yardstick():
     assert 0 < q8["quality_kld_mean"] <= q4["quality_kld_mean"]
     # the same reference log-probs and tokens as the HF-side schemes: Q8_0 must be close to fp32
     assert q8["quality_same_top_p"] > 0.9
+
+
+def test_cache_key_follows_the_weights_content_not_their_folder_or_mtime(tmp_path):
+    # A fresh clone has the same weight files with new mtimes in another folder: same entries.
+    # Changed weights of the same size must not find the old ones.
+    import dataclasses
+    import os
+    import shutil
+
+    from bench_lib.models import get_spec
+
+    spec = get_spec(MODEL)
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(spec.location, a)
+    shutil.copytree(spec.location, b)
+    for f in b.iterdir():
+        os.utime(f, ns=(1, 1))
+    ident = lambda folder: cache._model_identity(dataclasses.replace(spec, location=str(folder)))
+    assert ident(a) == ident(b) == ident(spec.location)
+    weights = next(f for f in sorted(b.iterdir()) if f.suffix == ".safetensors")
+    raw = bytearray(weights.read_bytes())
+    raw[-1] ^= 0xFF
+    weights.write_bytes(bytes(raw))
+    assert ident(b) != ident(a)
+    assert [x[:2] for x in ident(b)] == [x[:2] for x in ident(a)]  # same names and sizes

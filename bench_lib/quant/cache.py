@@ -1,7 +1,8 @@
 """Disk cache of quantized models: built once per configuration, reused by every benchmark.
 
 An entry lives in cache_dir()/quant/<model>-<scheme>-<key>/, where the key hashes the model's
-weight files (name, size, mtime: a retrained model gets new entries), the scheme and its variant,
+weight files (name and content: a retrained model gets new entries, a fresh clone or copy of the
+same files keeps them; see _model_identity), the scheme and its variant,
 the versions of the scheme's libraries, torch and transformers, device, dtype and the calibration
 text. It holds the artifact (a pickled model, a state dict or a GGUF file) and manifest.json with
 the artifact's size and sha256 and what the build measured (seconds, peak memory), so a cache hit
@@ -11,6 +12,7 @@ then rebuilds it once.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -38,11 +40,34 @@ class BuildRecord:
     from_cache: bool = False
 
 
+# Files up to this size are identified by their sha256; larger ones (a hub model's shards) by the
+# blob name the hub cache gives them, which is their hash, else by size and modification time.
+CONTENT_HASH_LIMIT = 256 << 20
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    """Each file hashed once per process while unchanged (size and mtime are part of the key)."""
+    return sha256_file(Path(path))
+
+
+def _file_identity(f: Path) -> tuple:
+    real = f.resolve()
+    if real != f.absolute() and real.parent.name == "blobs":  # the hub cache: snapshots/x -> blobs/<hash>
+        return (f.name, real.name)
+    st = real.stat()
+    if st.st_size <= CONTENT_HASH_LIMIT:
+        return (f.name, st.st_size, _sha256(str(real), st.st_size, st.st_mtime_ns))
+    return (f.name, st.st_size, st.st_mtime_ns)
+
+
 def _model_identity(spec) -> list:
+    """The model's files by content, so that the same weights in a fresh clone, another folder or
+    after a checkout that touched them find the same cache entries, and changed weights never do."""
     path = Path(spec.location)
     if not spec.has_weight_files or not path.is_dir():
         return [spec.name]
-    return [(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(path.iterdir()) if f.is_file()]
+    return [_file_identity(f) for f in sorted(path.iterdir()) if f.is_file()]
 
 
 def entry_key(spec, scheme: str, variant: str, lib_versions: dict, ctx: Context) -> str:
