@@ -2,17 +2,14 @@
 interrupted run keeps the area that finished, a narrowed run keeps the full benchmarks.json, and a
 bad setting leaves an earlier run's files byte-identical."""
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-ASV = str(Path(sys.executable).parent / "asv")
+from tests.asv_scratch import bench_run_cmd, result_values, run_bench, scratch_project
+
 pytestmark = pytest.mark.slow
 
 # Area a answers at once with $VALUE (and fails where $BROKEN is set); area b waits $WAIT seconds
@@ -28,22 +25,7 @@ SUITE = {
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True).returncode:
-        pytest.skip("asv records results per commit: needs a git checkout with a commit")
-    tmp = tmp_path_factory.mktemp("bench_run")
-    (tmp / "suite").mkdir()
-    (tmp / "suite" / "__init__.py").write_text("")
-    for name, text in SUITE.items():
-        (tmp / "suite" / name).write_text(text)
-    conf = json.loads((ROOT / "asv.conf.json").read_text())
-    conf.update(repo=str(ROOT), benchmark_dir="suite", results_dir="results", html_dir="html")
-    (tmp / "asv.conf.json").write_text(json.dumps(conf))
-    env = dict(os.environ, HOME=str(tmp), PYTHONPATH=str(ROOT), BENCH_CACHE_DIR=str(tmp / "cache"))
-    for var in [v for v in env if v.startswith("BENCH_") and v != "BENCH_CACHE_DIR"]:
-        del env[var]
-    subprocess.run([ASV, "machine", "--yes", "--machine", "box"], cwd=tmp, env=env, check=True, capture_output=True)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    project = {"dir": tmp, "env": env, "head": head}
+    project = scratch_project(tmp_path_factory.mktemp("bench_run"), SUITE)
     run = _run(project, VALUE="1")  # the earlier, complete run
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert _values(project) == {"bench_a.track_value": [1.0], "bench_a.track_broken": [0.0],
@@ -53,22 +35,9 @@ def project(tmp_path_factory):
 
 
 ALL = {"bench_a.track_value", "bench_a.track_broken", "bench_b.track_wait"}
-
-
-def _cmd(project, *extra):
-    return [sys.executable, "-m", "bench_lib.tracking.bench_run", "--asv", ASV, "--", "--python=same", "--quick",
-            "--launch-method", "spawn", "--machine", "box", "--set-commit-hash", project["head"], *extra]
-
-
-def _run(project, *extra, **env):
-    return subprocess.run(_cmd(project, *extra), cwd=project["dir"], env={**project["env"], **env},
-                          capture_output=True, text=True, timeout=600)
-
-
-def _values(project) -> dict:
-    [path] = (project["dir"] / "results" / "box").glob(f"{project['head'][:8]}-*.json")
-    data = json.loads(path.read_text())
-    return {name: dict(zip(data["result_columns"], row))["result"] for name, row in data["results"].items()}
+_cmd = bench_run_cmd
+_run = run_bench
+_values = result_values
 
 
 def _listing(project) -> set:

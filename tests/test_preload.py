@@ -1,19 +1,13 @@
 """The forkserver preload (bench_lib.tracking.preload): which asv runs import torch and friends in the
 server before it forks, checked on the setting alone and then through real asv runs of `make bench`'s
 asv step, where a benchmark process reports whether torch was already imported when it started."""
-import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from bench_lib.config import ConfigError
 from bench_lib.tracking import preload
-
-ROOT = Path(__file__).resolve().parent.parent
-ASV = str(Path(sys.executable).parent / "asv")
+from tests.asv_scratch import ROOT, result_values, run_bench, scratch_project
 
 
 def test_only_asvs_server_process_counts_as_the_forkserver():
@@ -110,33 +104,14 @@ SUITE = {
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    if subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True).returncode:
-        pytest.skip("asv records results per commit: needs a git checkout with a commit")
-    tmp = tmp_path_factory.mktemp("preload")
-    (tmp / "suite").mkdir()
-    for name, text in SUITE.items():
-        (tmp / "suite" / name).write_text(text)
-    conf = json.loads((ROOT / "asv.conf.json").read_text())
-    conf.update(repo=str(ROOT), benchmark_dir="suite", results_dir="results", html_dir="html")
-    (tmp / "asv.conf.json").write_text(json.dumps(conf))
-    env = dict(os.environ, HOME=str(tmp), PYTHONPATH=str(ROOT), BENCH_CACHE_DIR=str(tmp / "cache"))
-    for var in [v for v in env if v.startswith("BENCH_") and v != "BENCH_CACHE_DIR"]:
-        del env[var]
-    subprocess.run([ASV, "machine", "--yes", "--machine", "box"], cwd=tmp, env=env, check=True, capture_output=True)
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return {"dir": tmp, "env": env, "head": head}
+    return scratch_project(tmp_path_factory.mktemp("preload"), SUITE)
 
 
 def _loaded(project, launch: str, **env) -> dict:
-    cmd = [sys.executable, "-m", "bench_lib.tracking.bench_run", "--asv", ASV, "--", "--python=same", "--quick",
-           "--launch-method", launch, "--machine", "box", "--set-commit-hash", project["head"]]
-    run = subprocess.run(cmd, cwd=project["dir"], env={**project["env"], **env}, capture_output=True, text=True,
-                         timeout=600)
+    run = run_bench(project, launch=launch, **env)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    [path] = (project["dir"] / "results" / "box").glob(f"{project['head'][:8]}-*.json")
-    data = json.loads(path.read_text())
-    return {name.split(".")[0]: dict(zip(data["result_columns"], row))["result"][0]
-            for name, row in data["results"].items() if name.endswith("track_torch_loaded")}
+    return {name.split(".")[0]: result[0] for name, result in result_values(project).items()
+            if name.endswith("track_torch_loaded")}
 
 
 @pytest.mark.slow
