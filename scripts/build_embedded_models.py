@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import random
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -62,7 +63,8 @@ class Corpus:
     phase of the committed build, see training_info.json); "task" keeps the task module's own."""
 
     def __init__(self, seed: int, weights: dict[str, float] = TASK_WEIGHTS, keep_noans: float = KEEP_UNANSWERABLE,
-                 arc_target: str = "task", also_exclude: dict[str, set] | None = None, drill_share: float = 0.0):
+                 arc_target: str = "task", also_exclude: dict[str, set] | None = None, drill_share: float = 0.0,
+                 drill_share_end: float | None = None):
         self.arc_target = arc_target
         self.rng = random.Random(f"corpus-{seed}")
         self.tasks = sorted(weights)
@@ -73,30 +75,24 @@ class Corpus:
         self.drawn = 0
         self.rejected_test = 0
         self.drill_share = drill_share
+        self.drill_share_end = drill_share if drill_share_end is None else drill_share_end
         self.drills = 0
 
     def drill(self) -> list[dict]:
-        """A label-binding drill on a fresh ARC-style choice list (not a task row, never scored):
-        list the choices in a shuffled label order (label -> its text, four or five look-ups in one
-        answer), or name the letter of each of some texts (text -> its label). The ARC target
-        needs exactly these look-ups, and one label token per question is too sparse a signal for
-        a small model to learn them from."""
+        """A label look-up drill in ARC's own format (not a task row, never scored): a fresh ARC
+        choice list and the question "Which letter is <text>?", answered as ARC's target answers
+        (" plum (B). The answer is (B)."). The question names the text, so the only skill asked is
+        the look-up of its label, which every ARC answer needs after it has chosen a text; one
+        label token per ARC question is too sparse a signal for a small model to learn it from."""
         self.drills += 1
         row = GENERATORS["arc"](self.rng, self.drills, "drill")
         while _key(row) in self.excluded.get("arc", ()):  # not even a test row's choice list
             row = GENERATORS["arc"](self.rng, self.drills, "drill")
         labels, texts = row["choices"]["label"], row["choices"]["text"]
-        options = "\n".join(f"{label}. {text}" for label, text in zip(labels, texts))
-        order = list(range(len(labels)))
-        self.rng.shuffle(order)
-        if self.rng.random() < 0.5:
-            ask = f"List the choices in the order {', '.join(labels[i] for i in order)}."
-            answer = "\n".join(f"{labels[i]}. {texts[i]}" for i in order)
-        else:
-            order = order[:self.rng.choice([1, 2, 3])]
-            ask = f"Which letters are {', '.join(texts[i] for i in order)}?"
-            answer = "\n".join(f"{texts[i]} is choice {labels[i]}." for i in order)
-        return [{"role": "user", "content": f"Choices:\n{options}\n{ask}"}, {"role": "assistant", "content": answer}]
+        pick = self.rng.randrange(len(labels))
+        drill_row = dict(row, question=f"Which letter is {texts[pick]}?", answerKey=labels[pick])
+        ex = get_task("arc").parse_row(drill_row, f"drill {self.drills}")
+        return [{"role": "user", "content": ex.prompt}, {"role": "assistant", "content": ex.reference}]
 
     def next_row(self) -> tuple[str, dict]:
         while True:
@@ -110,8 +106,11 @@ class Corpus:
             self.drawn += 1
             return task, row
 
-    def next(self) -> tuple[str, list[dict]]:
-        if self.drill_share and self.rng.random() < self.drill_share:
+    def next(self, progress: float = 0.0) -> tuple[str, list[dict]]:
+        """The next conversation; `progress` (0..1 of the schedule) moves the drill share from
+        drill_share to drill_share_end."""
+        share = self.drill_share + (self.drill_share_end - self.drill_share) * progress
+        if share and self.rng.random() < share:
             return "drill", self.drill()
         task, row = self.next_row()
         ex = get_task(task).parse_row(row, f"corpus row {self.drawn}")
@@ -145,10 +144,10 @@ def encode(tokenizer, conv: list[dict]) -> tuple[list[int], int]:
     return ids, len(prompt)
 
 
-def batch(corpus: Corpus, tokenizer, size: int, prompt_weight: float):
+def batch(corpus: Corpus, tokenizer, size: int, prompt_weight: float, progress: float = 0.0):
     """Token ids, the attention mask (real tokens) and the loss weights, kept apart: a prompt
     token at loss weight 0 must still be attended to."""
-    seqs = [encode(tokenizer, corpus.next()[1]) for _ in range(size)]
+    seqs = [encode(tokenizer, corpus.next(progress)[1]) for _ in range(size)]
     width = max(len(ids) for ids, _ in seqs)
     x = torch.full((size, width), tokenizer.pad_token_id, dtype=torch.long)
     mask = torch.zeros(size, width, dtype=torch.long)
@@ -213,14 +212,15 @@ def train_model(name: str, tokenizer, args, seed: int, steps: int, out: Path, ev
         opt, lambda s: min((s + 1) / warmup, 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s / steps, 1.0)))))
     corpus = Corpus(seed + (1000 if resumed else 0) + args.corpus_seed, weights=args.task_weights,
                     keep_noans=args.keep_unanswerable, arc_target=args.arc_target,
-                    also_exclude=args.validation_keys, drill_share=args.drill_share)
+                    also_exclude=args.validation_keys, drill_share=args.drill_share,
+                    drill_share_end=args.drill_share_end)
     model.train()
     start, losses, history = time.perf_counter(), [], []
     for step in range(steps):
         if args.stop_at and step == args.stop_at and name == "tiny-qwen3":
             print(f"{name}: stopped at step {step} of a {steps}-step schedule (--stop-at)", flush=True)
             break
-        x, mask, weight = batch(corpus, tokenizer, args.batch_size, args.prompt_weight)
+        x, mask, weight = batch(corpus, tokenizer, args.batch_size, args.prompt_weight, step / steps)
         loss = weighted_loss(model(input_ids=x, attention_mask=mask).logits, x, weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -254,13 +254,25 @@ def train_model(name: str, tokenizer, args, seed: int, steps: int, out: Path, ev
             "batch_size": args.batch_size, "conversations_seen": corpus.drawn,
             "test_rows_excluded_from_corpus": corpus.rejected_test, "task_weights": args.task_weights,
             "keep_unanswerable": args.keep_unanswerable, "corpus_seed_offset": args.corpus_seed,
-            "label_drill_share": args.drill_share, "label_drills_seen": corpus.drills, "seed": seed, "lr": args.lr,
+            "label_drill_share": args.drill_share, "label_drill_share_end": corpus.drill_share_end,
+            "label_drills_seen": corpus.drills, "seed": seed, "lr": args.lr,
             "prompt_token_weight": args.prompt_weight, "threads": args.threads,
             "final_loss_mean_last_100": round(sum(losses[-100:]) / max(len(losses[-100:]), 1), 4),
             "train_seconds": round(train_seconds, 1), "validation_history": history,
-            "test_split_greedy": test_scores, "torch": torch.__version__}
+            "test_split_greedy": test_scores, "torch": torch.__version__,
+            "command": recorded_command(sys.argv[1:])}
     (out / "training_info.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+def recorded_command(argv: list[str]) -> str:
+    """The command line as training_info.json records it: folders by their last name only, so
+    that no machine's paths are committed with the weights."""
+    out, folder_next = [], False
+    for arg in argv:
+        out.append(Path(arg).name if folder_next else arg)
+        folder_next = arg in ("--out", "--resume", "--checkpoints")
+    return "python scripts/build_embedded_models.py " + " ".join(shlex.quote(a) for a in out)
 
 
 def task_weights(text: str) -> dict[str, float]:
@@ -296,6 +308,8 @@ def main() -> None:
                         help="share of the generated unanswerable SQuAD rows kept in the corpus")
     parser.add_argument("--drill-share", type=float, default=0.0,
                         help="share of label-binding drills (ARC-style choice lists, see Corpus.drill) in the corpus")
+    parser.add_argument("--drill-share-end", type=float, default=None,
+                        help="the drill share at the end of the schedule (linear from --drill-share; default: constant)")
     parser.add_argument("--corpus-seed", type=int, default=0, help="offset of the corpus seed (a later phase draws new rows)")
     parser.add_argument("--only", choices=sorted(CONFIGS), help="train one model, reusing the tokenizer in --out")
     parser.add_argument("--out", type=Path, default=OUT, help="output folder (default: the committed embedded models)")

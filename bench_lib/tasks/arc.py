@@ -47,10 +47,11 @@ def parse_row(row: dict, where: str) -> Example:
         raise DataError(f"{where}: field 'answerKey' is {answer!r}, not one of the labels {list(labels)}")
     options = "\n".join(f"{label}. {text}" for label, text in zip(labels, texts))
     prompt = f"Question: {question}\nChoices:\n{options}\nAnswer with the letter of the correct choice."
-    # The target names the chosen text before its label: finding the label of a known answer is
-    # a look-up in the prompt, which a small model learns; picking the label directly is not.
+    # The target names the chosen text, then its label, then the answer: finding the label of a
+    # known text is a look-up in the prompt. The leading space makes the text the same token as
+    # in the prompt's choice list (byte-level BPE spells a word after a space differently).
     chosen = str(texts[list(labels).index(answer)]).strip().rstrip(".")
-    return Example(str(row.get("id", where)), prompt, f"{chosen}. The answer is {answer}.", answer,
+    return Example(str(row.get("id", where)), prompt, f" {chosen} ({answer}). The answer is ({answer}).", answer,
                    {"labels": [str(x) for x in labels], "question": question, "choices": [str(t) for t in texts]})
 
 

@@ -141,7 +141,8 @@ def parse_row(row: dict, where: str) -> Example:
         raise DataError(f"{where}: field 'expected_answer' is empty")
     solution = row.get("generated_solution") or f"The answer is \\boxed{{{expected}}}."
     prompt = f"Solve the problem and put the final number in \\boxed{{}}.\n{problem}"
-    return Example(str(row.get("id", where)), prompt, str(solution), gold)
+    # A leading space: the solution's first number is then the same token as in the problem.
+    return Example(str(row.get("id", where)), prompt, f" {str(solution).lstrip()}", gold)
 
 
 def records(predictions: Sequence[str], examples: Sequence[Example]) -> list[dict]:

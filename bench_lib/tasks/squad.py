@@ -44,7 +44,9 @@ def parse_row(row: dict, where: str) -> Example:
         raise DataError(f"{where}: field 'answers.text' should hold strings, got {list(texts)!r:.80}")
     prompt = (f"Context: {context}\nQuestion: {question}\n"
               f"Answer with a short span from the context, or '{NO_ANSWER}' if the context does not say.")
-    return Example(str(row.get("id", where)), prompt, texts[0] if texts else NO_ANSWER, list(texts))
+    # A span gets its leading space, so that it is the same token as in the context; the prompt
+    # quotes NO_ANSWER without one.
+    return Example(str(row.get("id", where)), prompt, f" {texts[0]}" if texts else NO_ANSWER, list(texts))
 
 
 # Scoring with the official SQuAD v2 evaluation script's semantics (normalize_answer,
