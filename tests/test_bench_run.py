@@ -26,18 +26,15 @@ SUITE = {
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     project = scratch_project(tmp_path_factory.mktemp("bench_run"), SUITE)
-    run = _run(project, VALUE="1")  # the earlier, complete run
+    run = run_bench(project, VALUE="1")  # the earlier, complete run
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    assert _values(project) == {"bench_a.track_value": [1.0], "bench_a.track_broken": [0.0],
-                                "bench_b.track_wait": [7.0]}
+    assert result_values(project) == {"bench_a.track_value": [1.0], "bench_a.track_broken": [0.0],
+                                     "bench_b.track_wait": [7.0]}
     assert _listing(project) == ALL
     return project
 
 
 ALL = {"bench_a.track_value", "bench_a.track_broken", "bench_b.track_wait"}
-_cmd = bench_run_cmd
-_run = run_bench
-_values = result_values
 
 
 def _listing(project) -> set:
@@ -47,10 +44,10 @@ def _listing(project) -> set:
 def test_narrowed_run_keeps_the_whole_list(project):
     listing = project["dir"] / "results" / "benchmarks.json"
     before = listing.read_bytes()
-    run = _run(project, "--bench", "bench_a", VALUE="2")
+    run = run_bench(project, "--bench", "bench_a", VALUE="2")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    assert _values(project)["bench_a.track_value"] == [2.0]
-    assert _values(project)["bench_b.track_wait"] == [7.0]
+    assert result_values(project)["bench_a.track_value"] == [2.0]
+    assert result_values(project)["bench_b.track_wait"] == [7.0]
     assert listing.read_bytes() == before  # asv wrote only bench_a's entry; the rest came back
 
 
@@ -58,7 +55,7 @@ def test_bad_setting_leaves_the_earlier_results_byte_identical(project):
     files = sorted(p for p in (project["dir"] / "results").rglob("*") if p.is_file())
     assert len(files) >= 2
     before = {p: p.read_bytes() for p in files}
-    run = _run(project, BENCH_MODELS="nosuch")
+    run = run_bench(project, BENCH_MODELS="nosuch")
     assert run.returncode == 2
     assert "BENCH_MODELS" in run.stderr and "nosuch" in run.stderr and "Traceback" not in run.stderr
     assert sorted(p for p in (project["dir"] / "results").rglob("*") if p.is_file()) == files
@@ -68,7 +65,7 @@ def test_bad_setting_leaves_the_earlier_results_byte_identical(project):
 def test_interrupted_run_keeps_the_area_that_finished(project):
     log = project["dir"] / "logs" / "bench" / "bench_b.log"
     log.unlink(missing_ok=True)
-    proc = subprocess.Popen(_cmd(project), cwd=project["dir"], env={**project["env"], "VALUE": "3", "WAIT": "300"},
+    proc = subprocess.Popen(bench_run_cmd(project), cwd=project["dir"], env={**project["env"], "VALUE": "3", "WAIT": "300"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
     # Interrupt while area b's asv run is under way (its log has begun), area a done.
@@ -81,22 +78,22 @@ def test_interrupted_run_keeps_the_area_that_finished(project):
     assert proc.returncode == 130, out[-2000:] + err[-2000:]
     assert "kept the results of bench_a" in err and "not finished: bench_b" in err
     # a's new value was saved when its asv run ended; b keeps the value of the earlier full run.
-    values = _values(project)
+    values = result_values(project)
     assert values["bench_a.track_value"] == [3.0] and values["bench_b.track_wait"] == [7.0]
     assert _listing(project) == ALL
 
 
 def test_failed_benchmarks_are_listed_with_a_command_that_reruns_only_them(project):
-    run = _run(project, "--bench", "bench_a", BROKEN="1")
+    run = run_bench(project, "--bench", "bench_a", BROKEN="1")
     assert run.returncode == 1
-    assert _values(project)["bench_a.track_broken"] is None  # asv: failed
+    assert result_values(project)["bench_a.track_broken"] is None  # asv: failed
     hint = run.stderr.split("rerun only those with: ")[1].strip()
     assert hint == """make bench ASV_ARGS='--bench "^(bench_a)\\."'"""
     regex = hint.split('"')[1]  # what the shell hands asv: backslashes stay inside double quotes
-    run = _run(project, "--bench", regex)
+    run = run_bench(project, "--bench", regex)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "rerun" not in run.stderr
-    assert _values(project)["bench_a.track_broken"] == [0.0]
+    assert result_values(project)["bench_a.track_broken"] == [0.0]
     assert _listing(project) == ALL
 
 

@@ -62,6 +62,15 @@ def setting() -> str:
     return raw
 
 
+def _on() -> bool:
+    """Whether the setting is `on`; a bad value counts as off here, since preflight stops the run
+    with one line before any benchmark is measured."""
+    try:
+        return setting() == "on"
+    except ValueError:
+        return False
+
+
 def in_forkserver(argv: list[str] | None = None) -> bool:
     """Whether this process is asv's forkserver (`benchmark.py run_server DIR SOCKET`)."""
     argv = sys.argv if argv is None else argv
@@ -91,11 +100,7 @@ def series_version(base: str) -> str:
     """The asv version of a class with `time_`/`peakmem_` methods: `base`, or another series when
     its processes are forked from a server that preloaded the libraries (BENCH_FORK_PRELOAD=on, as
     `make bench` sets it for the timed files with forkserver)."""
-    try:
-        on = setting() == "on"
-    except ValueError:
-        on = False
-    return f"{base}+forked-after-preload" if on else base
+    return f"{base}+forked-after-preload" if _on() else base
 
 
 def preload(modules: tuple[str, ...] | None = None) -> dict[str, float | str]:
@@ -116,11 +121,4 @@ def preload(modules: tuple[str, ...] | None = None) -> dict[str, float | str]:
 def in_server() -> dict[str, float | str] | None:
     """Called by benchmarks/common.py at import: preload in asv's forkserver when the setting is on
     (a bad setting is left to preflight, which stops the run with one line)."""
-    if not in_forkserver():
-        return None
-    try:
-        if setting() != "on":
-            return None
-    except ValueError:
-        return None
-    return preload()
+    return preload() if in_forkserver() and _on() else None
