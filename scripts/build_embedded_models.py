@@ -64,8 +64,9 @@ class Corpus:
 
     def __init__(self, seed: int, weights: dict[str, float] = TASK_WEIGHTS, keep_noans: float = KEEP_UNANSWERABLE,
                  arc_target: str = "task", also_exclude: dict[str, set] | None = None, drill_share: float = 0.0,
-                 drill_share_end: float | None = None):
+                 drill_share_end: float | None = None, noans_share: float | None = None):
         self.arc_target = arc_target
+        self.noans_share = noans_share
         self.rng = random.Random(f"corpus-{seed}")
         self.tasks = sorted(weights)
         self.weights = [weights[t] for t in self.tasks]
@@ -95,13 +96,19 @@ class Corpus:
         return [{"role": "user", "content": ex.prompt}, {"role": "assistant", "content": ex.reference}]
 
     def next_row(self) -> tuple[str, dict]:
+        want_noans = None
         while True:
-            task = self.rng.choices(self.tasks, self.weights)[0]
+            task = self.rng.choices(self.tasks, self.weights)[0] if want_noans is None else "squad"
+            if task == "squad" and self.noans_share is not None and want_noans is None:
+                want_noans = self.rng.random() < self.noans_share
             row = GENERATORS[task](self.rng, self.drawn, "corpus")
             if _key(row) in self.excluded[task]:
                 self.rejected_test += 1
                 continue
-            if task == "squad" and not row["answers"]["text"] and self.rng.random() > self.keep_noans:
+            if task == "squad" and want_noans is not None:
+                if want_noans == bool(row["answers"]["text"]):
+                    continue  # not the kind drawn for this row: draw again
+            elif task == "squad" and not row["answers"]["text"] and self.rng.random() > self.keep_noans:
                 continue
             self.drawn += 1
             return task, row
@@ -213,7 +220,7 @@ def train_model(name: str, tokenizer, args, seed: int, steps: int, out: Path, ev
     corpus = Corpus(seed + (1000 if resumed else 0) + args.corpus_seed, weights=args.task_weights,
                     keep_noans=args.keep_unanswerable, arc_target=args.arc_target,
                     also_exclude=args.validation_keys, drill_share=args.drill_share,
-                    drill_share_end=args.drill_share_end)
+                    drill_share_end=args.drill_share_end, noans_share=args.noans_share)
     model.train()
     start, losses, history = time.perf_counter(), [], []
     for step in range(steps):
@@ -253,7 +260,8 @@ def train_model(name: str, tokenizer, args, seed: int, steps: int, out: Path, ev
             "steps": steps, "stopped_at": len(losses), "resumed_from": resumed, "arc_target": args.arc_target,
             "batch_size": args.batch_size, "conversations_seen": corpus.drawn,
             "test_rows_excluded_from_corpus": corpus.rejected_test, "task_weights": args.task_weights,
-            "keep_unanswerable": args.keep_unanswerable, "corpus_seed_offset": args.corpus_seed,
+            "keep_unanswerable": args.keep_unanswerable, "noans_share": args.noans_share,
+            "corpus_seed_offset": args.corpus_seed,
             "label_drill_share": args.drill_share, "label_drill_share_end": corpus.drill_share_end,
             "label_drills_seen": corpus.drills, "seed": seed, "lr": args.lr,
             "prompt_token_weight": args.prompt_weight, "threads": args.threads,
@@ -306,6 +314,9 @@ def main() -> None:
                         help="share of each task in the corpus, e.g. arc=0.5,squad=0.3,openmath=0.2")
     parser.add_argument("--keep-unanswerable", type=float, default=KEEP_UNANSWERABLE,
                         help="share of the generated unanswerable SQuAD rows kept in the corpus")
+    parser.add_argument("--noans-share", type=float, default=None,
+                        help="share of unanswerable rows among the corpus's SQuAD rows (overrides "
+                             "--keep-unanswerable; the generator makes a third)")
     parser.add_argument("--drill-share", type=float, default=0.0,
                         help="share of label-binding drills (ARC-style choice lists, see Corpus.drill) in the corpus")
     parser.add_argument("--drill-share-end", type=float, default=None,

@@ -65,3 +65,15 @@ def test_targets_begin_with_the_prompts_own_token_for_the_answer():
     assert answered and all(ex.reference == f" {ex.gold[0]}" and ex.reference in ex.prompt for ex in answered)
     assert any(ex.reference == "unanswerable" for ex in squad)
     assert re.match(r" (\d+) ", math.reference).group(1) in re.findall(r"\d+", math.prompt)
+
+
+def test_the_unanswerable_share_of_squad_rows_follows_noans_share(build):
+    def unanswerable_share(corpus):
+        rows = [row for task, row in (corpus.next_row() for _ in range(900)) if task == "squad"]
+        return sum(not row["answers"]["text"] for row in rows) / len(rows)
+
+    weights = {"arc": 0.1, "squad": 0.8, "openmath": 0.1}
+    # The generator's own share is a third; noans_share draws the kind first, then a row of it.
+    assert 0.25 < unanswerable_share(build.Corpus(seed=6, weights=weights, keep_noans=1.0)) < 0.42
+    assert 0.65 < unanswerable_share(build.Corpus(seed=6, weights=weights, noans_share=0.75)) < 0.85
+    assert unanswerable_share(build.Corpus(seed=6, weights=weights, noans_share=0.0)) == 0.0
