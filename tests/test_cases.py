@@ -51,6 +51,16 @@ def test_run_grid_records_skips_and_errors_and_keeps_going():
     assert out[(2,)]["error"] == "ValueError: boom" and "Traceback" in out[(2,)]["traceback"]
 
 
+def test_run_grid_shows_one_progress_line_per_combination_when_asked(capsys):
+    out = run_grid(lambda a, b: a + b, [(1, 2), (3, 4)], what="sum")
+    lines = capsys.readouterr().err.splitlines()
+    assert out == {(1, 2): {"result": 3}, (3, 4): {"result": 7}}
+    assert [line.split(" (")[0] for line in lines] == ["[1/2] sum 1, 2", "[2/2] sum 3, 4"]
+    assert "s left" in lines[1] and "s left" not in lines[0]
+    run_grid(lambda a, b: a + b, [(1, 2)])
+    assert capsys.readouterr().err == ""
+
+
 def test_asv_pick_and_track_helpers():
     from benchmarks import common
 

@@ -112,8 +112,8 @@ def step_callable(model: str, method: str, shape: str, optimizer: str = "adamw",
     return functools.partial(trainer.step, batch)
 
 
-def step_grid(models: Iterable[str], methods: Iterable[str], shapes: Iterable[str]) -> dict:
-    return run_grid(step_result, [(m, meth, s) for m in models for meth in methods for s in shapes])
+def step_grid(models: Iterable[str], methods: Iterable[str], shapes: Iterable[str], what: str | None = None) -> dict:
+    return run_grid(step_result, [(m, meth, s) for m in models for meth in methods for s in shapes], what)
 
 
 def options_grid(models: Iterable[str], methods: Iterable[str], optimizers: Iterable[str], grad_ckpts: Iterable[bool],
@@ -160,8 +160,8 @@ def method_delta(task: str, per_seed_a: list[dict], per_seed_b: list[dict]) -> d
     return intervals.paired_difference(a, b, t.aggregate)
 
 
-def finetune_grid(task: str, models: Iterable[str], methods: Iterable[str]) -> dict:
-    return run_grid(finetune_result, [(m, meth, task) for m in models for meth in methods])
+def finetune_grid(task: str, models: Iterable[str], methods: Iterable[str], what: str | None = None) -> dict:
+    return run_grid(finetune_result, [(m, meth, task) for m in models for meth in methods], what)
 
 
 def finetune_task_grid(task: str, models: Iterable[str], methods: Iterable[str]) -> dict:

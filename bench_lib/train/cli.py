@@ -58,8 +58,8 @@ def add_arguments(parser) -> None:
 def method_table(model: str, methods: list[str], shape: str, task: str | None) -> tuple[str, dict]:
     from bench_lib.train import cases as cases_train
 
-    steps = cases_train.step_grid([model], methods, [shape])
-    fts = cases_train.finetune_grid(task, [model], methods) if task else {}
+    steps = cases_train.step_grid([model], methods, [shape], what="train step")
+    fts = cases_train.finetune_grid(task, [model], methods, what="fine-tune") if task else {}
     score = SCORE.get(task)
     rows = [f"| method | step ms | tokens/s | peak RSS MiB | CUDA alloc MiB | trainable params | optimizer MiB | "
             f"saved MiB | loss after K ± 95% | {score or 'score'} ± 95% |", "|---" * 10 + "|"]
